@@ -1,0 +1,345 @@
+"""Backend dispatch: the one module of npgd that tells NumPy, CuPy and Torch apart.
+
+Everything else in npgd is written against the array API (``xp = namespace(x)``) plus the few
+helpers here: the array namespace and device of an input, dtype bookkeeping, centred FFTs, the
+polyphase filter bank of the wavelet transform, and :class:`Held`, which moves an operator's
+own arrays (masks, filters) to the backend, device and precision of its input once per device
+and caches them there.
+
+Torch and CuPy are imported only when an array of theirs is seen, so a NumPy-only user never
+needs them installed.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import array_api_compat as aac
+import numpy as np
+import scipy.fft
+
+__all__ = [
+    "Held",
+    "backend_name",
+    "check_array",
+    "device",
+    "fft2c",
+    "filter_bank",
+    "from_numpy",
+    "ifft2c",
+    "is_complex",
+    "namespace",
+    "result_dtype",
+    "to_numpy",
+]
+
+_FLOAT_NAMES = ("float32", "float64", "complex64", "complex128")
+
+
+def backend_name(x: Any) -> str:
+    """Name of the array library that owns ``x``: ``"numpy"``, ``"cupy"`` or ``"torch"``.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not an array of one of those libraries.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> backend_name(np.zeros(3))
+    'numpy'
+    """
+    if isinstance(x, np.ndarray):
+        return "numpy"
+    if "torch" in sys.modules and aac.is_torch_array(x):
+        return "torch"
+    if "cupy" in sys.modules and aac.is_cupy_array(x):
+        return "cupy"
+    raise TypeError(
+        f"expected a numpy.ndarray, cupy.ndarray or torch.Tensor, got {type(x).__name__}"
+    )
+
+
+def namespace(x: Any) -> Any:
+    """Array-API namespace of ``x`` (NumPy itself for NumPy arrays, array-api-compat otherwise).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> namespace(np.ones(2)) is np
+    True
+    """
+    if backend_name(x) == "numpy":
+        return np
+    return aac.array_namespace(x)
+
+
+def device(x: Any) -> Any:
+    """Device of ``x`` (``"cpu"`` for NumPy, a ``torch.device`` or ``cupy.cuda.Device``)."""
+    return aac.device(x)
+
+
+def _dtype_name(dtype: Any) -> str:
+    if isinstance(dtype, type):  # NumPy scalar types such as np.float32
+        return np.dtype(dtype).name
+    return str(dtype).removeprefix("torch.")
+
+
+def is_complex(x: Any) -> bool:
+    """True when ``x`` has a complex dtype."""
+    return _dtype_name(x.dtype).startswith("complex")
+
+
+def _is_single(x: Any) -> bool:
+    return _dtype_name(x.dtype) in ("float32", "complex64")
+
+
+def result_dtype(x: Any, complex_: bool) -> Any:
+    """The dtype of ``x``'s backend with ``x``'s precision, complex or real as asked.
+
+    ``float32``/``complex64`` inputs give single precision, ``float64``/``complex128`` double:
+    npgd never upcasts.
+    """
+    xp = namespace(x)
+    if _is_single(x):
+        return xp.complex64 if complex_ else xp.float32
+    return xp.complex128 if complex_ else xp.float64
+
+
+_CHECKED: dict[tuple[type, Any], Any] = {}
+
+
+def check_array(x: Any, arg: str = "x", where: str = "") -> Any:
+    """Check that ``x`` is a floating or complex NumPy/CuPy/Torch array; return its namespace.
+
+    Raises
+    ------
+    TypeError
+        Naming ``arg`` (and ``where``, the operator or function) with what was expected and
+        what was given.
+    """
+    key = (type(x), getattr(x, "dtype", None))
+    xp = _CHECKED.get(key)
+    if xp is not None:  # fast path: this (array type, dtype) passed before
+        return xp
+    prefix = f"{where}: " if where else ""
+    try:
+        xp = namespace(x)
+    except TypeError:
+        raise TypeError(
+            f"{prefix}{arg} must be a numpy.ndarray, cupy.ndarray or torch.Tensor, "
+            f"got {type(x).__name__}"
+        ) from None
+    name = _dtype_name(x.dtype)
+    if name not in _FLOAT_NAMES:
+        raise TypeError(
+            f"{prefix}{arg} must have dtype float32, float64, complex64 or complex128, "
+            f"got {name}"
+        )
+    _CHECKED[key] = xp
+    return xp
+
+
+def to_numpy(a: Any) -> np.ndarray:
+    """A NumPy copy (or view) of any supported array or NumPy scalar, detached from autograd."""
+    if isinstance(a, np.generic):
+        return np.asarray(a)
+    name = backend_name(a)
+    if name == "numpy":
+        return a
+    if name == "torch":
+        a = a.detach()
+        if a.is_complex():
+            a = a.resolve_conj()
+        return a.cpu().numpy()
+    return a.get()
+
+
+def _same_place(a: Any, x: Any) -> bool:
+    return backend_name(a) == backend_name(x) and str(device(a)) == str(device(x))
+
+
+def from_numpy(a: np.ndarray, like: Any, dtype: Any = None) -> Any:
+    """NumPy array ``a`` on ``like``'s backend and device, as ``dtype`` (default: ``a``'s).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from_numpy(np.arange(3.0), np.zeros(1), "float32")
+    array([0., 1., 2.], dtype=float32)
+    """
+    name = backend_name(like)
+    dtype = a.dtype if dtype is None else np.dtype(_dtype_name(dtype))
+    a = np.ascontiguousarray(a, dtype=dtype)
+    if name == "numpy":
+        return a
+    if name == "torch":
+        import torch
+
+        return torch.from_numpy(a).to(device=like.device)
+    import cupy
+
+    with like.device:
+        return cupy.asarray(a)
+
+
+class Held:
+    """An array an operator holds (mask, weights, filters), kept once per backend/device/dtype.
+
+    ``held.like(x)`` returns the array on ``x``'s backend and device in ``x``'s precision. The
+    first call for a (backend, device, dtype) converts and caches; later calls are a dict
+    lookup, so nothing is copied per operator application. An array already in the right place
+    and dtype is returned as is, which keeps Torch autograd through learnable weights.
+
+    Parameters
+    ----------
+    array : array
+        NumPy, CuPy or Torch array.
+    """
+
+    def __init__(self, array: Any):
+        self.array = array
+        self.complex = is_complex(array)
+        self._cache: dict[tuple[Any, ...], Any] = {}
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.array.shape)
+
+    def numpy(self) -> np.ndarray:
+        """The held array as NumPy (for validation and inspection)."""
+        return to_numpy(self.array)
+
+    def like(self, x: Any, complex_: bool | None = None) -> Any:
+        """The held array on ``x``'s backend and device, in ``x``'s precision.
+
+        ``complex_`` forces a complex (True) or real (False) dtype; by default the held array
+        keeps its own kind (a real mask stays real, which is what elementwise products need).
+        """
+        fast = (type(x), x.dtype, getattr(x, "device", None), complex_)
+        out = self._cache.get(fast)
+        if out is not None:
+            return out
+        want = result_dtype(x, self.complex if complex_ is None else complex_)
+        a = self.array
+        if backend_name(a) == "torch" and backend_name(x) == "torch" and a.requires_grad:
+            # A learnable Torch weight: convert on every call (never cache) so gradients reach it.
+            return a.to(device=x.device, dtype=want)
+        if _same_place(a, x) and _dtype_name(a.dtype) == _dtype_name(want):
+            out = a
+        else:
+            out = from_numpy(to_numpy(a), x, want)
+        self._cache[fast] = out
+        return out
+
+
+def fft2c(x: Any) -> Any:
+    """Centred orthonormal 2-D DFT over the last two axes.
+
+    .. math:: \\hat x = S\\,F\\,S^{-1} x,\\qquad F_{kn} = e^{-2\\pi i k n / N} / \\sqrt{N}
+
+    with :math:`S` = ``fftshift``, so the DC term is at index ``(H//2, W//2)`` in both domains.
+    On NumPy it runs ``scipy.fft`` (single precision stays single; the number of threads
+    follows ``scipy.fft.set_workers``).
+    """
+    return _fft2c(x, inverse=False)
+
+
+def ifft2c(x: Any) -> Any:
+    """Inverse (= adjoint) of :func:`fft2c`."""
+    return _fft2c(x, inverse=True)
+
+
+def _fft2c(x: Any, inverse: bool) -> Any:
+    name = backend_name(x)
+    axes = (-2, -1)
+    if name == "numpy":
+        f = scipy.fft.ifft2 if inverse else scipy.fft.fft2
+        # ifftshift allocates a fresh array, so the FFT may overwrite it.
+        y = f(np.fft.ifftshift(x, axes=axes), axes=axes, norm="ortho", overwrite_x=True)
+        return np.fft.fftshift(y, axes=axes)
+    if name == "torch":
+        import torch
+
+        f = torch.fft.ifft2 if inverse else torch.fft.fft2
+        y = f(torch.fft.ifftshift(x, dim=axes), dim=axes, norm="ortho")
+        return torch.fft.fftshift(y, dim=axes)
+    import cupy
+    import cupyx.scipy.fft as cufft
+
+    f = cufft.ifft2 if inverse else cufft.fft2
+    y = f(cupy.fft.ifftshift(x, axes=axes), axes=axes, norm="ortho", overwrite_x=True)
+    return cupy.fft.fftshift(y, axes=axes)
+
+
+def filter_bank(x: Any, M: Any, axis: int) -> Any:
+    """Stride-2 correlation of ``x`` along ``axis`` (-1 or -2) with the columns of ``M``.
+
+    .. math:: y_{\\ldots, c, k, \\ldots} = \\sum_{j<K} M_{j c}\\, x_{\\ldots, 2k + j, \\ldots}
+
+    ``x`` is already (periodically) padded: along ``axis`` it has ``P`` samples and the result
+    ``n = (P - K) // 2 + 1`` windows. ``M`` is a real ``(K, C)`` matrix in ``x``'s precision;
+    the channel axis ``c`` is inserted just before ``axis``:
+    ``(..., P) -> (..., C, n)`` and ``(..., P, W) -> (..., C, n, W)``. This is the polyphase
+    step of a two-channel filter bank (see :class:`npgd.linops.Wavelet`).
+
+    NumPy and CuPy use a strided window view and one matmul. Torch's matmul is slow for a
+    2-column right-hand side, so Torch on CPU sums the K strided taps (complex stays complex)
+    and Torch on CUDA runs ``conv1d``/``conv2d`` (cuDNN; complex as two real channels).
+    """
+    K, C = M.shape
+    if backend_name(x) == "torch":
+        return _filter_bank_torch(x, M, axis)
+    xp = namespace(x)
+    if is_complex(x):
+        M = xp.astype(M, x.dtype)  # a mixed-dtype matmul would leave BLAS
+    win = _strided_windows(x, K, 2, axis)
+    if axis == -1:
+        return xp.moveaxis(win @ M, -1, -2)
+    return xp.moveaxis(M.T @ xp.moveaxis(win, -1, -2), -2, -3)
+
+
+def _filter_bank_torch(x: Any, M: Any, axis: int, use_conv: bool | None = None) -> Any:
+    import torch
+    import torch.nn.functional as tnf
+
+    K, C = M.shape
+    P = x.shape[axis]
+    n = (P - K) // 2 + 1
+    if not (x.device.type != "cpu" if use_conv is None else use_conv):
+        taps = M.tolist()
+        tail = () if axis == -1 else (slice(None),)
+        views = [x[(..., slice(j, j + 2 * n - 1, 2), *tail)] for j in range(K)]
+        chans = []
+        for c in range(C):
+            acc = views[0] * taps[0][c]
+            for j in range(1, K):
+                acc = acc + views[j] * taps[j][c]
+            chans.append(acc)
+        return torch.stack(chans, dim=axis - 1)
+    cplx = x.is_complex()
+    xr = torch.stack([x.real, x.imag]) if cplx else x
+    if axis == -1:
+        y = tnf.conv1d(xr.reshape(-1, 1, P), M.T.reshape(C, 1, K), stride=2)
+        y = y.reshape(xr.shape[:-1] + (C, n))
+    else:
+        W = xr.shape[-1]
+        y = tnf.conv2d(xr.reshape(-1, 1, P, W), M.T.reshape(C, 1, K, 1), stride=(2, 1))
+        y = y.reshape(xr.shape[:-2] + (C, n, W))
+    return torch.complex(y[0], y[1]) if cplx else y
+
+
+def _strided_windows(x: Any, size: int, step: int, axis: int) -> Any:
+    """Strided view of windows of a NumPy/CuPy ``x`` along ``axis``, window index last."""
+    axis = axis % x.ndim
+    n = (x.shape[axis] - size) // step + 1
+    shape = x.shape[:axis] + (n,) + x.shape[axis + 1 :] + (size,)
+    strides = x.strides[:axis] + (x.strides[axis] * step,) + x.strides[axis + 1 :]
+    strides = strides + (x.strides[axis],)
+    if backend_name(x) == "numpy":
+        return np.lib.stride_tricks.as_strided(x, shape=shape, strides=strides, writeable=False)
+    import cupy
+
+    return cupy.lib.stride_tricks.as_strided(x, shape=shape, strides=strides)

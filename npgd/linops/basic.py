@@ -1,0 +1,133 @@
+"""Identity and elementwise (diagonal) operators."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from npgd import backend
+from npgd.linops.base import LinearOperator, Shape, as_shape
+
+__all__ = ["Identity", "Diagonal"]
+
+
+class Identity(LinearOperator):
+    """The identity :math:`I x = x` on arrays of trailing shape ``shape``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npgd.linops import Identity
+    >>> I = Identity((2, 3))
+    >>> x = np.ones((5, 2, 3))
+    >>> bool((I(x) == x).all()) and I.H is I
+    True
+    """
+
+    def __init__(self, shape: Shape):
+        shape = as_shape(shape, "shape", "Identity")
+        super().__init__(shape, shape)
+        self._H = self
+
+    def _apply(self, x: Any) -> Any:
+        return x
+
+    def _adjoint(self) -> LinearOperator:
+        return self
+
+    def _normal(self) -> LinearOperator:
+        return self
+
+
+def check_finite_weights(w: Any, arg: str, where: str) -> np.ndarray:
+    """Validate operator-held weights (a mask, a diagonal): numeric, finite. Returns NumPy."""
+    try:
+        name = backend.backend_name(w)
+    except TypeError:
+        w = np.asarray(w)
+        name = "numpy"
+    wn = backend.to_numpy(w) if name != "numpy" else w
+    if wn.dtype.kind not in "biufc":
+        raise TypeError(f"{where}: {arg} must be a numeric or boolean array, got dtype {wn.dtype}")
+    if wn.dtype.kind in "fc" and not np.isfinite(wn).all():
+        raise ValueError(f"{where}: {arg} contains NaN or infinite values")
+    return wn
+
+
+class Diagonal(LinearOperator):
+    """Elementwise multiplication :math:`D x = w \\odot x`, with :math:`D^H y = \\bar w \\odot y`.
+
+    Parameters
+    ----------
+    weights : array
+        NumPy, CuPy or Torch array (a Torch tensor with ``requires_grad`` stays learnable). Its
+        trailing axes broadcast against ``shape``; extra leading axes broadcast against the
+        input's batch axes (one set of weights per sample). Real weights keep a real input real.
+    shape : tuple of int, optional
+        The operator's ``ishape`` (= ``oshape``); default ``weights.shape``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npgd.linops import Diagonal
+    >>> D = Diagonal(np.array([1.0, 2.0, 3.0]))
+    >>> D(np.ones((2, 3)))
+    array([[1., 2., 3.],
+           [1., 2., 3.]])
+    """
+
+    def __init__(self, weights: Any, shape: Shape | None = None):
+        wn = check_finite_weights(weights, "weights", "Diagonal")
+        if not _is_array(weights) or wn.dtype.kind in "biu":
+            weights = wn.astype(np.float64)
+        shape = tuple(wn.shape) if shape is None else as_shape(shape, "shape", "Diagonal")
+        tail = wn.shape[-len(shape) :] if wn.ndim >= len(shape) else wn.shape
+        try:
+            fits = np.broadcast_shapes(tail, shape) == shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(
+                f"Diagonal: weights of shape {wn.shape} must broadcast to shape {shape} "
+                "in their trailing axes"
+            )
+        self.weights = backend.Held(weights)
+        super().__init__(shape, shape)
+
+    def _apply(self, x: Any) -> Any:
+        return self.weights.like(x) * x
+
+    def _adjoint(self) -> LinearOperator:
+        if not self.weights.complex:
+            return self
+        return _ConjDiagonal(self)
+
+    def __repr__(self) -> str:
+        return f"Diagonal({self.ishape})"
+
+
+class _ConjDiagonal(LinearOperator):
+    """The adjoint of a complex :class:`Diagonal`: :math:`\\bar w \\odot y`."""
+
+    def __init__(self, D: Diagonal):
+        self.D = D
+        super().__init__(D.ishape, D.oshape)
+
+    def _apply(self, x: Any) -> Any:
+        xp = backend.namespace(x)
+        return xp.conj(self.D.weights.like(x)) * x
+
+    def _adjoint(self) -> LinearOperator:
+        return self.D
+
+    def __repr__(self) -> str:
+        return f"Diagonal({self.ishape}).H"
+
+
+def _is_array(a: Any) -> bool:
+    try:
+        backend.backend_name(a)
+    except TypeError:
+        return False
+    return True
