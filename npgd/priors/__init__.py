@@ -1,0 +1,22 @@
+"""Proximal operators: every prior is called as ``prox(x, step)``.
+
+``prox(x, step)`` returns :math:`\\arg\\min_z \\tfrac12\\|z - x\\|^2 + \\text{step}\\cdot\\psi(z)`
+on NumPy, CuPy or Torch arrays, batched over leading axes, for real or complex images.
+
+=================  ==============================================================
+``L1Wavelet``      :math:`\\lambda\\|Wx\\|_1`, wavelet sparsity (CS-WV), cycle spinning
+``TV``             :math:`\\lambda\\,\\mathrm{TV}(x)`, isotropic total variation (CS-TV)
+``L1``             :math:`\\lambda\\|x\\|_1`, soft-thresholding
+``Box``            indicator of :math:`[lo, hi]` (``Box(0, None)``: non-negativity)
+``Zero``           :math:`\\psi = 0` (least squares)
+``Chain``          apply several proximal operators in turn
+=================  ==============================================================
+
+Learned proximals (``torch.nn.Module``) take the same call.
+"""
+
+from npgd.priors.base import L1, Box, Chain, Prox, Zero, soft_threshold
+from npgd.priors.sparsity import TV, L1Wavelet, default_levels
+
+__all__ = ["Box", "Chain", "L1", "L1Wavelet", "Prox", "TV", "Zero", "default_levels",
+           "soft_threshold"]

@@ -1,0 +1,17 @@
+"""Iterative solvers: one proximal-gradient loop for classic and learned priors.
+
+==================  ================================================================
+``pgd``             :math:`x_{t+1} = \\mathrm{prox}(x_t + \\alpha A^H(y - A x_t), \\alpha)`
+``fista``           ``pgd`` with Beck-Teboulle momentum
+``cg``              conjugate gradient for normal equations, batch-aware
+``power_norm``      :math:`\\|A^H A\\|` by power iteration (the default step is its inverse)
+``lambda_max``      :math:`\\|T A^H y\\|_\\infty`, the data's scale for l1 weights
+``History``         callback recording objective, NRMSE and time per iteration
+==================  ================================================================
+"""
+
+from npgd.solvers.cg import cg
+from npgd.solvers.pgd import History, fista, pgd
+from npgd.solvers.step import lambda_max, power_norm
+
+__all__ = ["History", "cg", "fista", "lambda_max", "pgd", "power_norm"]
