@@ -9,7 +9,7 @@ differences) that work on NumPy, CuPy and Torch arrays alike; ``npgd.backend`` i
 module that dispatches between those libraries.
 """
 
-from npgd import linops
+from npgd import linops, priors, problems, solvers
 
 __version__ = "0.1.0"
-__all__ = ["linops", "__version__"]
+__all__ = ["linops", "priors", "problems", "solvers", "__version__"]
