@@ -13,14 +13,14 @@ from npgd.priors.base import Prox, check_lambda, soft_threshold
 __all__ = ["L1Wavelet", "TV", "default_levels"]
 
 
-def default_levels(shape: tuple[int, int], max_levels: int = 4, min_coarse: int = 8) -> int:
+def default_levels(shape: tuple[int, int], max_levels: int = 3, min_coarse: int = 8) -> int:
     """The most levels (<= ``max_levels``) that divide ``shape`` and keep the coarsest scale
     at least ``min_coarse`` pixels on each side; at least 1.
 
     Examples
     --------
     >>> default_levels((192, 160)), default_levels((256, 256)), default_levels((30, 40))
-    (4, 4, 1)
+    (3, 3, 1)
     """
     levels = 0
     while (
@@ -48,7 +48,7 @@ class L1Wavelet(Prox):
     wavelet : str
         Orthogonal pywt wavelet; ``"db4"`` (Daubechies-4, as in the seeds' CS-WV) by default.
     levels : int, optional
-        Decomposition levels; default :func:`default_levels` (up to 4, coarsest scale >= 8 px).
+        Decomposition levels; default :func:`default_levels` (up to 3, coarsest scale >= 8 px).
     cycle_spin : bool
         Draw a random circular shift in ``[0, 2**levels)`` per axis at every call and threshold
         the shifted image (then shift back), as BART's ``pics -R W`` does. Iterated inside

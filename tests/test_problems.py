@@ -1,0 +1,115 @@
+"""Masks, metrics, data readers (round trips and bad files)."""
+
+import numpy as np
+import pytest
+
+from npgd.problems import data, metrics, mri
+
+rng = np.random.default_rng(5)
+
+
+@pytest.mark.parametrize("accel", [2, 4, 5, 8])
+def test_vd_mask_exact_fraction(accel):
+    m = mri.vd_mask((64, 48), accel, seed=1)
+    assert m.sum() == round(64 * 48 / accel)
+    assert m[26:38, 18:30].all()  # calibration region
+    assert mri.acceleration(m) == pytest.approx(accel, rel=1e-2)
+    np.testing.assert_array_equal(m, mri.vd_mask((64, 48), accel, seed=1))
+
+
+def test_vd_radial_and_line_masks():
+    m = mri.vd_radial_mask((64, 64), 5, seed=0)
+    assert m.sum() == round(64 * 64 / 5)
+    r = np.hypot(*np.meshgrid(np.arange(64) - 32, np.arange(64) - 32, indexing="ij"))
+    assert m[r < 8].mean() > m[r > 24].mean()  # variable density
+    for kind in ["random", "equispaced"]:
+        lm = mri.line_mask((32, 64), 4, kind=kind, seed=0)
+        assert (lm == lm[0]).all()
+        assert lm[0, 30:35].all()  # 8 % of 64 columns (5) around the centre at 4x
+        assert abs(int(lm[0].sum()) - 16) <= (6 if kind == "random" else 0)
+
+
+def test_mask_errors():
+    with pytest.raises(ValueError, match="accel must be"):
+        mri.vd_mask((8, 8), 0.5)
+    with pytest.raises(ValueError, match="calibration region alone"):
+        mri.vd_mask((8, 8), 4, calib=6)
+    with pytest.raises(ValueError, match="kind must be"):
+        mri.line_mask((8, 8), 2, kind="spiral")
+
+
+def test_metrics_values_and_torch_ssim():
+    x = rng.random((3, 32, 32))
+    noisy = x + 0.05 * rng.standard_normal(x.shape)
+    s = metrics.snr(x, noisy)
+    expected = 20 * np.log10(np.linalg.norm(x, axis=(1, 2)) /
+                             np.linalg.norm(np.abs(x) - np.abs(noisy), axis=(1, 2)))
+    np.testing.assert_allclose(s, expected)
+    assert metrics.psnr(x, noisy).shape == (3,)
+    np.testing.assert_allclose(metrics.nrmse(x, x), 0)
+    torch = pytest.importorskip("torch")
+    st = metrics.ssim_torch(torch.from_numpy(x), torch.from_numpy(noisy)).numpy()
+    np.testing.assert_allclose(st, metrics.ssim(x, noisy), atol=1e-6)
+    with pytest.raises(ValueError, match="shapes differ"):
+        metrics.snr(x, noisy[:, :4])
+
+
+def test_embedded_sample_split():
+    test, zt = data.brain_slices("test")
+    train, zr = data.brain_slices("train")
+    assert test.shape[1:] == (192, 160) and test.dtype == np.complex64
+    assert zt.min() >= data.TEST_Z_MM > zr.max()
+    assert len(test) + len(train) == len(data.brain_slices("all")[0])
+    np.testing.assert_array_equal(test, data.brain_slices("test")[0])  # deterministic phase
+    mag, _ = data.brain_slices("test", phase=False)
+    np.testing.assert_allclose(np.abs(test), mag, atol=1e-6)
+    assert 0 <= mag.min() and mag.max() <= 1
+    with pytest.raises(ValueError, match="split must be"):
+        data.brain_slices("val")
+
+
+def test_cfl_round_trip(tmp_path):
+    a = (rng.standard_normal((5, 4, 1, 3)) + 1j * rng.standard_normal((5, 4, 1, 3)))
+    data.write_cfl(tmp_path / "k", a)
+    b = data.read_cfl(tmp_path / "k")
+    np.testing.assert_allclose(b, a.astype(np.complex64))
+    assert (tmp_path / "k.hdr").read_text().splitlines()[1] == "5 4 1 3"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k.cfl", "k.hdr"]  # no temp files
+    (tmp_path / "k.cfl").write_bytes(b"\0" * 16)
+    with pytest.raises(ValueError, match=r"k.cfl: 16 bytes"):
+        data.read_cfl(tmp_path / "k")
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        data.read_cfl(tmp_path / "missing")
+
+
+def test_nifti_round_trip(tmp_path):
+    nib = pytest.importorskip("nibabel")
+    vol = rng.random((6, 7, 5)).astype(np.float32)
+    vol[..., 0] = 0
+    nib.save(nib.Nifti1Image(vol, np.eye(4)), tmp_path / "v.nii.gz")
+    s = data.nifti_slices(tmp_path / "v.nii.gz", axis=2, min_fraction=0.5)
+    assert s.shape == (4, 6, 7) and s.max() <= 1
+    raw = data.nifti_slices(tmp_path / "v.nii.gz", axis=0, normalize=False)
+    np.testing.assert_allclose(raw, np.moveaxis(vol, 0, 0))
+    (tmp_path / "bad.nii.gz").write_bytes(b"not a nifti")
+    with pytest.raises(ValueError, match="could not read NIfTI file .*bad.nii.gz"):
+        data.nifti_slices(tmp_path / "bad.nii.gz")
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        data.nifti_slices(tmp_path / "nope.nii")
+
+
+def test_fastmri_reader(tmp_path):
+    h5py = pytest.importorskip("h5py")
+    from npgd import linops
+
+    img = np.stack([data.phantom((40, 36), seed=s, dtype="complex64") for s in range(2)])
+    k = linops.FFT2((40, 36))(img)
+    with h5py.File(tmp_path / "f.h5", "w") as f:
+        f["kspace"] = k
+        f["reconstruction_esc"] = np.abs(img[:, 4:36, 2:34])
+    out = data.fastmri_slices(tmp_path / "f.h5", crop=(32, 32))
+    np.testing.assert_allclose(out["image"], img[:, 4:36, 2:34], atol=1e-5)
+    np.testing.assert_allclose(out["target"], np.abs(out["image"]), atol=1e-5)
+    (tmp_path / "bad.h5").write_bytes(b"garbage")
+    with pytest.raises(ValueError, match="could not read fastMRI file"):
+        data.fastmri_slices(tmp_path / "bad.h5")

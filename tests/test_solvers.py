@@ -1,0 +1,106 @@
+"""Solvers: convergence, least squares, cg, step rules, bad input."""
+
+import numpy as np
+import pytest
+from conftest import to_backend, to_np
+
+from npgd import linops, priors, solvers
+from npgd.problems import data, mri
+
+rng = np.random.default_rng(11)
+
+
+def problem(shape=(16, 16), accel=2.5, seed=0):
+    x = data.phantom(shape, seed=seed, dtype="complex128")
+    mask = mri.vd_mask(shape, accel, seed=seed, calib=4)
+    A, y = mri.simulate(x, mask)
+    return x, A, y
+
+
+def test_fista_objective_decreases_and_beats_ista():
+    x, A, y = problem()
+    prox = priors.L1Wavelet(1e-3, x.shape, "haar", levels=2, cycle_spin=False)
+    h_f = solvers.History(A, y, prox, ref=x)
+    h_i = solvers.History(A, y, prox, ref=x)
+    solvers.fista(A, prox, y, iters=80, callback=h_f)
+    solvers.pgd(A, prox, y, iters=80, callback=h_i)
+    f = np.array(h_f.objective)
+    i = np.array(h_i.objective)
+    assert np.all(np.diff(i) <= 1e-12)  # ISTA is monotone
+    assert f[-1] <= f[0] and f[-1] <= i[-1] + 1e-12  # FISTA ends at least as low
+    assert h_f.nrmse[-1] < 0.5 and len(h_f.seconds) == 80
+
+
+def test_zero_prior_converges_to_least_squares():
+    A = linops.Downsample((8, 8), 2) @ linops.Diagonal(rng.uniform(0.5, 1.5, (8, 8)))
+    x_true = rng.standard_normal((8, 8))
+    y = A(x_true)
+    x = solvers.fista(A, priors.Zero(), y, iters=3000)
+    # x solves the normal equations AᴴA x = Aᴴ y (min-norm component aside)
+    np.testing.assert_allclose(A.N(x), A.H(y), atol=1e-8)
+    x_cg = solvers.cg(A.N + 1e-12 * linops.Identity((8, 8)), A.H(y), iters=200, tol=1e-12)
+    np.testing.assert_allclose(A(x_cg), y, atol=1e-6)
+
+
+def test_cg_batched_against_direct_solve():
+    d = rng.uniform(1, 3, (3, 6, 6))
+    N = linops.Diagonal(d)
+    b = rng.standard_normal((3, 6, 6)) + 1j * rng.standard_normal((3, 6, 6))
+    np.testing.assert_allclose(solvers.cg(N, b, iters=100, tol=1e-12), b / d, rtol=1e-8)
+
+
+def test_pgd_backends_agree(like):
+    x, A, y = problem()
+    prox = priors.L1Wavelet(1e-3, x.shape, "haar", levels=2, cycle_spin=False)
+    ref = solvers.fista(A, prox, y, iters=20)
+    out = solvers.fista(A, prox, to_backend(y.astype(np.complex64), like), iters=20)
+    np.testing.assert_allclose(to_np(out), ref, atol=1e-4)
+
+
+def test_batched_equals_one_by_one():
+    x = np.stack([data.phantom((16, 16), seed=s, dtype="complex128") for s in range(3)])
+    masks = np.stack([mri.vd_mask((16, 16), 2.5, seed=s, calib=4) for s in range(3)])
+    A, y = mri.simulate(x, masks)
+    prox = priors.TV(1e-3, (16, 16), iters=5, warm_start=False)
+    batched = solvers.fista(A, prox, y, iters=15, step=1.0)
+    for k in range(3):
+        one = solvers.fista(linops.MaskedFFT(masks[k]), prox, y[k], iters=15, step=1.0)
+        np.testing.assert_allclose(batched[k], one, atol=1e-10)
+
+
+def test_power_norm_and_lambda_max():
+    D = linops.Diagonal(np.array([[1.0, 3.0], [0.5, 2.0]]))
+    assert solvers.power_norm(D) == pytest.approx(9.0, rel=1e-6)
+    assert solvers.power_norm(linops.FiniteDifference((16, 16)), iters=300) < 8
+    A = linops.FFT2((4, 4))
+    assert solvers.lambda_max(A, A(np.eye(4))) == pytest.approx(1.0)
+
+
+def test_bad_inputs():
+    x, A, y = problem()
+    prox = priors.L1(0.1)
+    with pytest.raises(ValueError, match=r"step must be in \(0, 2/"):
+        solvers.pgd(A, prox, y, step=2.5)
+    bad = y.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="y contains NaN"):
+        solvers.pgd(A, prox, bad)
+    with pytest.raises(ValueError, match=r"y must have trailing shape \(16, 16\)"):
+        solvers.pgd(A, prox, y[:, :8])
+    with pytest.raises(ValueError, match="iters must be"):
+        solvers.pgd(A, prox, y, iters=-1)
+    with pytest.raises(ValueError, match="x0 must have trailing shape"):
+        solvers.pgd(A, prox, y, x0=np.zeros((4, 4), complex))
+    with pytest.raises(ValueError, match="mask.*NaN"):
+        mri.simulate(x, np.full(x.shape, np.nan))
+
+
+def test_torch_autograd_through_pgd():
+    torch = pytest.importorskip("torch")
+    x, A, y = problem()
+    yt = torch.from_numpy(y)
+    step = torch.tensor(0.9, dtype=torch.float64, requires_grad=True)
+    xt = solvers.pgd(A, priors.L1(1e-3), yt, step=step, iters=5)
+    loss = (xt - torch.from_numpy(x)).abs().pow(2).sum()
+    loss.backward()
+    assert step.grad is not None and torch.isfinite(step.grad)
