@@ -78,7 +78,14 @@ def namespace(x: Any) -> Any:
 
 
 def device(x: Any) -> Any:
-    """Device of ``x`` (``"cpu"`` for NumPy, a ``torch.device`` or ``cupy.cuda.Device``)."""
+    """Device of ``x`` (``"cpu"`` for NumPy, a ``torch.device`` or ``cupy.cuda.Device``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> device(np.zeros(2))
+    'cpu'
+    """
     return aac.device(x)
 
 
@@ -89,7 +96,14 @@ def _dtype_name(dtype: Any) -> str:
 
 
 def is_complex(x: Any) -> bool:
-    """True when ``x`` has a complex dtype."""
+    """True when ``x`` has a complex dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> is_complex(np.zeros(2, np.complex64)), is_complex(np.zeros(2))
+    (True, False)
+    """
     return _dtype_name(x.dtype).startswith("complex")
 
 
@@ -102,6 +116,12 @@ def result_dtype(x: Any, complex_: bool) -> Any:
 
     ``float32``/``complex64`` inputs give single precision, ``float64``/``complex128`` double:
     npgd never upcasts.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> result_dtype(np.zeros(2, np.float32), complex_=True)
+    <class 'numpy.complex64'>
     """
     xp = namespace(x)
     if _is_single(x):
@@ -120,6 +140,15 @@ def check_array(x: Any, arg: str = "x", where: str = "") -> Any:
     TypeError
         Naming ``arg`` (and ``where``, the operator or function) with what was expected and
         what was given.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_array(np.zeros(2)) is np
+    True
+    >>> check_array(np.zeros(2, int), "y", "pgd")
+    Traceback (most recent call last):
+    TypeError: pgd: y must have dtype float32, float64, complex64 or complex128, got int64
     """
     key = (type(x), getattr(x, "dtype", None))
     xp = _CHECKED.get(key)
@@ -144,7 +173,14 @@ def check_array(x: Any, arg: str = "x", where: str = "") -> Any:
 
 
 def to_numpy(a: Any) -> np.ndarray:
-    """A NumPy copy (or view) of any supported array or NumPy scalar, detached from autograd."""
+    """A NumPy copy (or view) of any supported array or NumPy scalar, detached from autograd.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> to_numpy(np.float32(2.0))
+    array(2., dtype=float32)
+    """
     if isinstance(a, np.generic):
         return np.asarray(a)
     name = backend_name(a)
@@ -244,18 +280,35 @@ def fft2c(x: Any) -> Any:
     with :math:`S` = ``fftshift``, so the DC term is at index ``(H//2, W//2)`` in both domains.
     On NumPy it runs ``scipy.fft`` (single precision stays single; the number of threads
     follows ``scipy.fft.set_workers``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> k = fft2c(np.ones((4, 4), np.float32))
+    >>> k.dtype, float(k[2, 2].real), float(abs(ifft2c(k) - 1).max()) < 1e-6
+    (dtype('complex64'), 4.0, True)
     """
     return _fft2c(x, inverse=False)
 
 
 def ifft2c(x: Any) -> Any:
-    """Inverse (= adjoint) of :func:`fft2c`."""
+    """Inverse (= adjoint) of :func:`fft2c`: :math:`S F^H S^{-1}`; see :func:`fft2c`."""
     return _fft2c(x, inverse=True)
 
 
 def fft2c_normal(x: Any, weights: Any) -> Any:
     """:math:`F^H (w \\odot F x)` for centred orthonormal ``F`` with ``w`` given in *uncentred*
-    (ifftshifted) order: the inner fftshift/ifftshift pair cancels, saving two copies."""
+    (ifftshifted) order: the inner fftshift/ifftshift pair cancels, saving two copies.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).standard_normal((4, 4))
+    >>> w = np.random.default_rng(1).random((4, 4))
+    >>> ref = ifft2c(np.fft.fftshift(w) * fft2c(x))
+    >>> bool(np.allclose(fft2c_normal(x, w), ref))
+    True
+    """
     name = backend_name(x)
     axes = (-2, -1)
     if name == "numpy":
@@ -313,6 +366,14 @@ def filter_bank(x: Any, M: Any, axis: int) -> Any:
     NumPy and CuPy use a strided window view and one matmul. Torch's matmul is slow for a
     2-column right-hand side, so Torch on CPU sums the K strided taps (complex stays complex)
     and Torch on CUDA runs ``conv1d``/``conv2d`` (cuDNN; complex as two real channels).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> M = np.array([[1.0, 1.0], [1.0, -1.0]]) / np.sqrt(2)  # Haar: columns lo, hi
+    >>> filter_bank(np.array([1.0, 1.0, 2.0, 0.0]), M, -1).round(4)
+    array([[1.4142, 1.4142],
+           [0.    , 1.4142]])
     """
     K, C = M.shape
     if backend_name(x) == "torch":

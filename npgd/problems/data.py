@@ -188,7 +188,18 @@ def read_cfl(name: str | os.PathLike) -> np.ndarray:
 
 def write_cfl(name: str | os.PathLike, array: Any) -> None:
     """Write ``array`` as BART ``name.cfl``/``name.hdr`` (complex64, column-major), atomically:
-    each file is written next to its destination under a temporary name, then renamed."""
+    each file is written next to its destination under a temporary name, then renamed.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> d = tempfile.mkdtemp()
+    >>> write_cfl(os.path.join(d, "k"), np.ones((3, 2)) * 1j)
+    >>> read_cfl(os.path.join(d, "k"))
+    array([[0.+1.j, 0.+1.j],
+           [0.+1.j, 0.+1.j],
+           [0.+1.j, 0.+1.j]], dtype=complex64)
+    """
     base = Path(name)
     a = np.asarray(array)
     if a.dtype.kind not in "biufc":
