@@ -67,11 +67,11 @@ def bart_pics(reg: str) -> Callable:
     return run
 
 
-def sigpy_wv(masks_of: Callable):
+def sigpy_wv() -> Callable:
     import sigpy.mri.app as app
 
     def run(A, y, lam, iters):
-        masks = masks_of(y)
+        masks = A.mask.numpy()
         ones = np.ones((1,) + y.shape[-2:], np.complex64)
         return np.stack([
             app.L1WaveletRecon(y[k][None], ones, lam, weights=masks[k].astype(np.float32),
@@ -91,7 +91,7 @@ def main() -> None:
     p.add_argument("--noise", type=float, default=0.0, help="k-space noise std")
     args = p.parse_args()
 
-    xt, mt, At, yt = load("train", args.tune_slices, args.accel, args.noise, seed0=100)
+    xt, _, At, yt = load("train", args.tune_slices, args.accel, args.noise, seed0=100)
     x, masks, A, y = load("test", args.slices, args.accel, args.noise, seed0=1000)
     W = linops.Wavelet(x.shape[1:], "db4", priors.default_levels(x.shape[1:]))
     D = linops.FiniteDifference(x.shape[1:])
@@ -108,10 +108,7 @@ def main() -> None:
         methods["BART CS-WV"] = (bart_pics("W"), scale_wv)
         methods["BART CS-TV"] = (bart_pics("T"), scale_tv)
     if importlib.util.find_spec("sigpy"):
-        def masks_of(yy):
-            return mt if yy.shape[0] == len(mt) and yy is yt else masks
-
-        methods["SigPy CS-WV"] = (sigpy_wv(masks_of), scale_wv)
+        methods["SigPy CS-WV"] = (sigpy_wv(), scale_wv)
 
     print(f"{len(x)} test slices {x.shape[1:]}, {args.accel:g}x vd mask "
           f"({masks.mean():.1%} sampled), {args.iters} iterations, noise {args.noise:g}; "

@@ -28,6 +28,7 @@ __all__ = [
     "fft2c_normal",
     "filter_bank",
     "from_numpy",
+    "is_array",
     "ifft2c",
     "is_complex",
     "namespace",
@@ -61,6 +62,22 @@ def backend_name(x: Any) -> str:
     raise TypeError(
         f"expected a numpy.ndarray, cupy.ndarray or torch.Tensor, got {type(x).__name__}"
     )
+
+
+def is_array(x: Any) -> bool:
+    """True when ``x`` is a NumPy, CuPy or Torch array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> is_array(np.zeros(2)), is_array([0.0, 1.0])
+    (True, False)
+    """
+    try:
+        backend_name(x)
+    except TypeError:
+        return False
+    return True
 
 
 def namespace(x: Any) -> Any:

@@ -40,19 +40,22 @@ class Identity(LinearOperator):
         return self
 
 
-def check_finite_weights(w: Any, arg: str, where: str) -> np.ndarray:
-    """Validate operator-held weights (a mask, a diagonal): numeric, finite. Returns NumPy."""
-    try:
-        name = backend.backend_name(w)
-    except TypeError:
-        w = np.asarray(w)
-        name = "numpy"
-    wn = backend.to_numpy(w) if name != "numpy" else w
+def check_finite_weights(w: Any, arg: str, where: str) -> tuple[Any, np.ndarray]:
+    """Validate operator-held weights (a mask, a diagonal): numeric and finite.
+
+    Returns ``(held, wn)``: the array for the operator to hold (``w`` itself when it is a
+    floating/complex NumPy, CuPy or Torch array, so learnable Torch weights stay learnable;
+    otherwise a float64 NumPy copy of lists, booleans and integers) and a NumPy view for
+    validation and inspection.
+    """
+    wn = backend.to_numpy(w) if backend.is_array(w) else np.asarray(w)
     if wn.dtype.kind not in "biufc":
         raise TypeError(f"{where}: {arg} must be a numeric or boolean array, got dtype {wn.dtype}")
     if wn.dtype.kind in "fc" and not np.isfinite(wn).all():
         raise ValueError(f"{where}: {arg} contains NaN or infinite values")
-    return wn
+    if not backend.is_array(w) or wn.dtype.kind in "biu":
+        w = wn.astype(np.float64)
+    return w, wn
 
 
 class Diagonal(LinearOperator):
@@ -78,9 +81,7 @@ class Diagonal(LinearOperator):
     """
 
     def __init__(self, weights: Any, shape: Shape | None = None):
-        wn = check_finite_weights(weights, "weights", "Diagonal")
-        if not _is_array(weights) or wn.dtype.kind in "biu":
-            weights = wn.astype(np.float64)
+        weights, wn = check_finite_weights(weights, "weights", "Diagonal")
         shape = tuple(wn.shape) if shape is None else as_shape(shape, "shape", "Diagonal")
         tail = wn.shape[-len(shape) :] if wn.ndim >= len(shape) else wn.shape
         try:
@@ -123,11 +124,3 @@ class _ConjDiagonal(LinearOperator):
 
     def __repr__(self) -> str:
         return f"Diagonal({self.ishape}).H"
-
-
-def _is_array(a: Any) -> bool:
-    try:
-        backend.backend_name(a)
-    except TypeError:
-        return False
-    return True

@@ -8,7 +8,7 @@ import numpy as np
 
 from npgd import backend
 from npgd.linops.base import LinearOperator, Shape, as_shape
-from npgd.linops.basic import Identity, _is_array, check_finite_weights
+from npgd.linops.basic import Identity, check_finite_weights
 
 __all__ = ["FFT2", "MaskedFFT"]
 
@@ -98,13 +98,11 @@ class MaskedFFT(LinearOperator):
     """
 
     def __init__(self, mask: Any):
-        mn = check_finite_weights(mask, "mask", "MaskedFFT")
+        mask, mn = check_finite_weights(mask, "mask", "MaskedFFT")
         if mn.dtype.kind == "c":
             raise TypeError("MaskedFFT: mask must be boolean or real, got a complex array")
         if mn.ndim < 2:
             raise ValueError(f"MaskedFFT: mask must have shape (..., H, W), got {mn.shape}")
-        if not _is_array(mask) or mn.dtype.kind in "biu":
-            mask = mn.astype(np.float64)
         self.mask = backend.Held(mask)
         self.mask_shape = tuple(mn.shape)
         shape = _check_2d(mn.shape[-2:], "MaskedFFT")

@@ -12,6 +12,9 @@ from npgd import backend
 __all__ = ["Prox", "Zero", "L1", "Box", "Chain", "soft_threshold", "check_lambda"]
 
 
+_TINY = float(np.finfo(np.float32).tiny)
+
+
 def check_lambda(lam: Any, where: str) -> float:
     """Validate a regularization weight: a finite number >= 0."""
     if isinstance(lam, bool) or not isinstance(lam, numbers.Real) or not lam >= 0:
@@ -36,10 +39,9 @@ def soft_threshold(x: Any, t: Any) -> Any:
     array([2.4+3.2j])
     """
     xp = backend.namespace(x)
-    tiny = float(np.finfo(str(xp.abs(x[..., :0]).dtype).removeprefix("torch.")).tiny)
-    # max(1 - t/|x|, 0) with |x| floored at the smallest normal number: 0 where x = 0 and
-    # t > 0, 1 where t = 0, no division by zero; 6 passes over the array.
-    return x * xp.clip(1 - t / xp.clip(xp.abs(x), tiny, None), 0, None)
+    # max(1 - t/|x|, 0) with |x| floored at float32's smallest normal number (valid in both
+    # precisions): 0 where x = 0 and t > 0, 1 where t = 0, never 0/0; 6 passes over the array.
+    return x * xp.clip(1 - t / xp.clip(xp.abs(x), _TINY, None), 0, None)
 
 
 class Prox:

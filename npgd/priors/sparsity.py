@@ -195,12 +195,9 @@ class TV(Prox):
 
 
 def _compatible(p: Any, x: Any, oshape: tuple[int, ...]) -> bool:
-    try:
-        same_place = backend.backend_name(p) == backend.backend_name(x)
-    except TypeError:
-        return False
     return (
-        same_place
+        backend.is_array(p)
+        and backend.backend_name(p) == backend.backend_name(x)
         and tuple(p.shape) == tuple(x.shape[:-2]) + oshape
         and p.dtype == x.dtype
         and str(backend.device(p)) == str(backend.device(x))

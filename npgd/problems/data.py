@@ -79,7 +79,7 @@ def brain_slices(
     keep = {"test": z >= TEST_Z_MM, "train": z < TEST_Z_MM, "all": np.ones(z.shape, bool)}[split]
     mag, z = mag[keep], z[keep]
     if not phase:
-        return mag.astype(np.dtype(dtype).type(0).real.dtype), z
+        return mag.astype(np.empty(0, dtype).real.dtype), z
     phi = np.stack([synthetic_phase(mag.shape[1:], int(round(zz * 4)) + 1000) for zz in z])
     return (mag * np.exp(1j * phi)).astype(dtype), z
 

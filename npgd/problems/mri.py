@@ -27,7 +27,7 @@ def _radius(shape: tuple[int, int]) -> np.ndarray:
 
 def acceleration(mask: Any) -> float:
     """Acceleration factor of a mask: size / number of sampled points (``1 / mask.mean()``)."""
-    m = np.asarray(backend.to_numpy(mask) if not isinstance(mask, np.ndarray) else mask)
+    m = backend.to_numpy(mask) if backend.is_array(mask) else np.asarray(mask)
     return float(m.size / max(np.count_nonzero(m), 1))
 
 
