@@ -251,6 +251,15 @@ class Held:
     ----------
     array : array
         NumPy, CuPy or Torch array.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> mask = Held(np.ones((2, 2)))
+    >>> x = torch.zeros(2, 2, dtype=torch.complex64)
+    >>> m = mask.like(x)  # float32 (x's precision, the mask stays real), on x's device
+    >>> m.dtype, mask.like(x) is m
+    (torch.float32, True)
     """
 
     def __init__(self, array: Any):
@@ -309,7 +318,15 @@ def fft2c(x: Any) -> Any:
 
 
 def ifft2c(x: Any) -> Any:
-    """Inverse (= adjoint) of :func:`fft2c`: :math:`S F^H S^{-1}`; see :func:`fft2c`."""
+    """Inverse (= adjoint) of :func:`fft2c`: :math:`S F^H S^{-1}`; see :func:`fft2c`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).standard_normal((3, 5, 6))
+    >>> bool(np.allclose(ifft2c(fft2c(x)), x))
+    True
+    """
     return _fft2c(x, inverse=True)
 
 

@@ -130,7 +130,16 @@ class LinearOperator:
 
 
 class Compose(LinearOperator):
-    """Composition :math:`(AB)x = A(Bx)`; built by ``A @ B``."""
+    """Composition :math:`(AB)x = A(Bx)`, adjoint :math:`B^H A^H`; built by ``A @ B``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npgd import linops
+    >>> C = linops.FFT2((4, 4)) @ linops.Downsample((8, 8), 2)
+    >>> C.ishape, C.oshape, C.H(np.ones((4, 4), complex)).shape
+    ((8, 8), (4, 4), (8, 8))
+    """
 
     def __init__(self, A: LinearOperator, B: LinearOperator):
         if A.ishape != B.oshape:
@@ -152,7 +161,17 @@ class Compose(LinearOperator):
 
 
 class Sum(LinearOperator):
-    """Sum :math:`(A+B)x = Ax + Bx`; built by ``A + B`` and ``A - B``."""
+    """Sum :math:`(A+B)x = Ax + Bx`, adjoint :math:`A^H + B^H`; built by ``A + B``, ``A - B``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npgd import linops
+    >>> I = linops.Identity((2, 2))
+    >>> (I + I - 0.5 * I)(np.ones((2, 2)))
+    array([[1.5, 1.5],
+           [1.5, 1.5]])
+    """
 
     def __init__(self, A: LinearOperator, B: LinearOperator):
         if A.ishape != B.ishape or A.oshape != B.oshape:
@@ -178,6 +197,14 @@ class Scaled(LinearOperator):
 
     A real ``c`` keeps a real input real; a complex ``c`` makes the output complex in the
     input's precision (Python scalars never upcast an array).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npgd import linops
+    >>> A = 2j * linops.Identity((2,))
+    >>> A(np.ones(2, np.float32)), A.H(np.ones(2, np.complex64))
+    (array([0.+2.j, 0.+2.j], dtype=complex64), array([0.-2.j, 0.-2.j], dtype=complex64))
     """
 
     def __init__(self, c: numbers.Number, A: LinearOperator):

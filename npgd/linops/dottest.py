@@ -38,11 +38,14 @@ def dottest(
     inner products run in that precision, on the backend and device of ``like`` (NumPy when
     None). The real and imaginary parts of the two sides are compared separately:
 
-    .. math:: \\frac{|\\Re(a-b)| + |\\Im(a-b)|}{\\max(|a|, |b|)} \\le \\text{rtol}
+    .. math:: \\frac{|\\Re(a-b)| + |\\Im(a-b)|}{\\max\\left(\\sum_i |(Ax)_i|\\,|y_i|,\\
+              \\sum_j |x_j|\\,|(A^H y)_j|\\right)} \\le \\text{rtol},
+              \\qquad a = \\langle Ax, y\\rangle,\\ b = \\langle x, A^H y\\rangle,
 
-    with ``rtol`` defaulting to ``64·eps·sqrt(size)`` of the dtype's real precision, where
-    ``size`` is the larger of the input and output sizes (the error of a sum of that many
-    rounded products).
+    normalized by the sums of the terms' magnitudes (the scale of the rounding error of a sum of
+    products; dividing by :math:`|a|` would fail correct operators whenever the inner product
+    happens to cancel), with ``rtol`` defaulting to ``64·eps·sqrt(size)`` of the dtype's real
+    precision, ``size`` the larger of the input and output sizes.
 
     Parameters
     ----------
@@ -85,11 +88,13 @@ def dottest(
     xp = backend.namespace(Ax)
     a = complex(backend.to_numpy(xp.sum(xp.conj(Ax) * y)))
     b = complex(backend.to_numpy(xp.sum(xp.conj(x) * AHy)))
+    mag = float(backend.to_numpy(xp.sum(xp.abs(Ax) * xp.abs(y))))
+    mag = max(mag, float(backend.to_numpy(xp.sum(xp.abs(x) * xp.abs(AHy)))))
     info = np.finfo(dtype)  # of the real precision, for complex dtypes too
     eps = float(info.eps)
     size = max(int(np.prod(batch + A.ishape)), int(np.prod(batch + A.oshape)))
     tol = 64 * eps * np.sqrt(size) if rtol is None else rtol
-    scale = max(abs(a), abs(b), float(info.tiny))
+    scale = max(mag, float(info.tiny))
     err = (abs(a.real - b.real) + abs(a.imag - b.imag)) / scale
     if raise_error and not err <= tol:
         raise AssertionError(

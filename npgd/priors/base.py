@@ -51,6 +51,20 @@ class Prox:
     Subclasses implement ``__call__(x, step)`` and, where :math:`\\psi` has a value, ``cost(x)``
     (used by convergence histories). Learned proximals (``torch.nn.Module``) follow the same
     call and need not define ``cost``.
+
+    Examples
+    --------
+    A prior of your own, :math:`\\psi(x) = \\tfrac{\\mu}{2}\\|x\\|^2`, whose prox is
+    :math:`x / (1 + s\\mu)`:
+
+    >>> import numpy as np
+    >>> class Ridge(Prox):
+    ...     def __init__(self, mu):
+    ...         self.mu = mu
+    ...     def __call__(self, x, step):
+    ...         return x / (1 + step * self.mu)
+    >>> Ridge(1.0)(np.array([2.0, 4.0]), step=1.0)
+    array([1., 2.])
     """
 
     def __call__(self, x: Any, step: float) -> Any:

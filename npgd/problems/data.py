@@ -106,6 +106,14 @@ def nifti_slices(
 
     Raises FileNotFoundError for a missing file and ValueError naming the file when nibabel
     cannot read it or the image is not 3-D.
+
+    Examples
+    --------
+    >>> import nibabel as nib, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "v.nii.gz")
+    >>> nib.save(nib.Nifti1Image(np.ones((6, 5, 4), np.float32), np.eye(4)), path)
+    >>> nifti_slices(path, axis=2).shape
+    (4, 6, 5)
     """
     import nibabel as nib
 
@@ -135,6 +143,16 @@ def fastmri_slices(
     Returns a dict with ``"kspace"`` (N, H, W) complex64 as stored, ``"image"``: its centred
     inverse DFT (:func:`npgd.backend.ifft2c`, the fastMRI convention) centre-cropped to
     ``crop``, and ``"target"``: the file's ``reconstruction_esc`` when present.
+
+    Examples
+    --------
+    >>> import h5py, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "file.h5")
+    >>> with h5py.File(path, "w") as f:
+    ...     f["kspace"] = np.ones((2, 8, 6), np.complex64)
+    >>> out = fastmri_slices(path, crop=(4, 4))
+    >>> out["kspace"].shape, out["image"].shape
+    ((2, 8, 6), (2, 4, 4))
     """
     import h5py
 
@@ -167,6 +185,15 @@ def read_cfl(name: str | os.PathLike) -> np.ndarray:
 
     Raises FileNotFoundError naming the missing file, ValueError for a bad header or a data
     file whose size does not match it.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> name = os.path.join(tempfile.mkdtemp(), "img")
+    >>> write_cfl(name, np.arange(6).reshape(2, 3))
+    >>> read_cfl(name).real
+    array([[0., 1., 2.],
+           [3., 4., 5.]], dtype=float32)
     """
     base = Path(name)
     hdr = _existing(base.with_name(base.name + ".hdr"), "name")
