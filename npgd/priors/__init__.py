@@ -12,11 +12,27 @@ on NumPy, CuPy or Torch arrays, batched over leading axes, for real or complex i
 ``Chain``          apply several proximal operators in turn
 =================  ==============================================================
 
-Learned proximals (``torch.nn.Module``) take the same call.
+Learned proximals (``torch.nn.Module``, need the ``torch`` extra; imported on first use):
+
+=================  ==============================================================
+``ResNetProx``     the seeds' ResNet proximal (residual blocks + three 1×1 convolutions)
+``SwishProx``      linear convolutions + one Swish, the seeds' super-resolution proximal
+=================  ==============================================================
 """
 
 from npgd.priors.base import L1, Box, Chain, Prox, Zero, soft_threshold
 from npgd.priors.sparsity import TV, L1Wavelet, default_levels
 
-__all__ = ["Box", "Chain", "L1", "L1Wavelet", "Prox", "TV", "Zero", "default_levels",
-           "soft_threshold"]
+__all__ = ["Box", "Chain", "L1", "L1Wavelet", "Prox", "ResNetProx", "SwishProx", "TV", "Zero",
+           "default_levels", "soft_threshold"]
+
+_LEARNED = ("ResNetProx", "SwishProx")
+
+
+def __getattr__(name: str):
+    # Torch is an optional dependency: the learned proximals import it only when asked for.
+    if name in _LEARNED:
+        from npgd.priors import learned
+
+        return getattr(learned, name)
+    raise AttributeError(f"module 'npgd.priors' has no attribute {name!r}")

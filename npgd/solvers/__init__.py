@@ -7,6 +7,7 @@
 ``power_norm``      :math:`\\|A^H A\\|` by power iteration (the default step is its inverse)
 ``lambda_max``      :math:`\\|T A^H y\\|_\\infty`, the data's scale for l1 weights
 ``History``         callback recording objective, NRMSE and time per iteration
+``NeuralPGD``       ``pgd`` unrolled with a learned proximal and step (``torch`` extra)
 ==================  ================================================================
 """
 
@@ -14,4 +15,13 @@ from npgd.solvers.cg import cg
 from npgd.solvers.pgd import History, fista, pgd
 from npgd.solvers.step import lambda_max, power_norm
 
-__all__ = ["History", "cg", "fista", "lambda_max", "pgd", "power_norm"]
+__all__ = ["History", "NeuralPGD", "cg", "fista", "lambda_max", "pgd", "power_norm"]
+
+
+def __getattr__(name: str):
+    # Torch is an optional dependency: the unrolled network imports it only when asked for.
+    if name == "NeuralPGD":
+        from npgd.solvers.unrolled import NeuralPGD
+
+        return NeuralPGD
+    raise AttributeError(f"module 'npgd.solvers' has no attribute {name!r}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -43,6 +44,28 @@ def _default_step(A: LinearOperator, y: Any, step: Any) -> Any:
     return step  # a tensor step (learned) is used as is
 
 
+def _per_iteration(prox: Any, iters: int) -> list:
+    """One proximal per iteration: a list, tuple or torch ModuleList, else ``prox`` repeated."""
+    torch = sys.modules.get("torch")
+    is_list = isinstance(prox, (list, tuple)) or (
+        torch is not None and isinstance(prox, torch.nn.ModuleList)
+    )
+    if not is_list:
+        if not callable(prox):
+            raise TypeError(
+                f"pgd: prox must be callable as prox(x, step), or a list of such, got "
+                f"{type(prox).__name__}"
+            )
+        return [prox] * iters
+    proxes = list(prox)
+    if len(proxes) != iters or not all(callable(p) for p in proxes):
+        raise ValueError(
+            f"pgd: a sequence prox needs one callable per iteration (iters={iters}), got "
+            f"{len(proxes)} items"
+        )
+    return proxes
+
+
 def pgd(
     A: LinearOperator,
     prox: Callable[[Any, Any], Any],
@@ -76,8 +99,9 @@ def pgd(
     ----------
     A : LinearOperator
         Forward operator.
-    prox : callable
-        ``prox(x, step)``.
+    prox : callable or sequence of callables
+        ``prox(x, step)``; or one per iteration (``len(prox) == iters``: ``prox[t-1]`` makes
+        :math:`x_t`), as in an unrolled network with independent weights per copy.
     y : array
         Measurements, shape ``(*batch, *A.oshape)``; must be finite.
     step : float or tensor, optional
@@ -117,6 +141,7 @@ def pgd(
     if isinstance(iters, bool) or not isinstance(iters, int) or iters < 0:
         raise ValueError(f"pgd: iters must be an int >= 0, got {iters!r}")
     _check_measurements(A, y)
+    proxes = _per_iteration(prox, iters)
     alpha = _default_step(A, y, step)
     AHy = A.H(y)
     if x0 is None:
@@ -138,7 +163,7 @@ def pgd(
             s = s_next
         else:
             v = x
-        x_prev, x = x, prox(v + alpha * (AHy - A.N(v)), alpha)
+        x_prev, x = x, proxes[t - 1](v + alpha * (AHy - A.N(v)), alpha)
         if callback is not None and callback(t, x):
             break
     return x

@@ -1,0 +1,233 @@
+"""Learned proximal operators: ``torch.nn.Module``\\ s called as ``prox(x, step)``.
+
+A learned proximal plays the part of :math:`\\operatorname{prox}_{\\alpha\\psi}` in the seeds'
+recursion :math:`x_{t+1} = P(x_t + \\alpha A^H(y - A x_t))`; it is a denoiser that removes the
+aliasing left by the gradient step. Complex images enter as two channels (real, imaginary).
+The ``step`` argument is accepted for the common call and ignored: the network learns its own
+strength, and the step :math:`\\alpha` is learned by :class:`npgd.solvers.NeuralPGD`.
+
+Both modules are *scale-equivariant* by default (``normalize=True``): the input is divided
+by its per-sample RMS :math:`s` and the output multiplied by it back,
+:math:`P(x) = s\\,N(x/s)`. The unrolled recursion then commutes with scaling the data, so a
+model trained on images in [0, 1] works on k-space of any scale (scanner units, fastMRI).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from npgd import backend
+
+__all__ = ["ResNetProx", "SwishProx", "as_channels", "from_channels"]
+
+
+def as_channels(x: torch.Tensor, channels: int, where: str) -> tuple[torch.Tensor, tuple]:
+    """``(*batch, H, W)`` complex (or real) → ``(N, C, H, W)`` real, and the batch shape."""
+    if backend.backend_name(x) != "torch":
+        raise TypeError(
+            f"{where}: x must be a torch.Tensor (a learned proximal runs in Torch), got "
+            f"{type(x).__name__}; convert NumPy input with torch.from_numpy"
+        )
+    if x.ndim < 2:
+        raise ValueError(f"{where}: x must have shape (*batch, H, W), got {tuple(x.shape)}")
+    batch = tuple(x.shape[:-2])
+    flat = x.reshape((-1,) + tuple(x.shape[-2:]))
+    if x.is_complex():
+        if channels != 2:
+            raise ValueError(f"{where}: complex x needs channels=2, the module has {channels}")
+        return torch.view_as_real(flat).movedim(-1, 1), batch
+    if channels != 1:
+        raise ValueError(
+            f"{where}: real x needs channels=1, the module has {channels} (pass a complex "
+            "tensor for the 2-channel real/imaginary model)"
+        )
+    return flat[:, None], batch
+
+
+def from_channels(z: torch.Tensor, like: torch.Tensor, batch: tuple) -> torch.Tensor:
+    """Inverse of :func:`as_channels`, in the dtype of ``like``."""
+    real = like.real.dtype if like.is_complex() else like.dtype
+    z = z.to(real)  # AMP computes convolutions in bf16/fp16; images stay in their own precision
+    if like.is_complex():
+        z = torch.view_as_complex(z.movedim(1, -1).contiguous())
+    else:
+        z = z[:, 0]
+    return z.reshape(batch + tuple(z.shape[-2:]))
+
+
+def _positive_ints(where: str, **values: Any) -> None:
+    for name, v in values.items():
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{where}: {name} must be an int >= 1, got {v!r}")
+
+
+class _ImageProx(nn.Module):
+    """Shared input checks, channel packing and scale normalisation."""
+
+    channels: int
+    normalize: bool
+
+    def _check(self, x: torch.Tensor, where: str) -> None:
+        p = next(self.parameters())
+        real = x.real.dtype if x.is_complex() else x.dtype
+        if real != p.dtype:
+            raise TypeError(
+                f"{where}: x has dtype {x.dtype} but the module's weights are {p.dtype}; convert "
+                f"x (e.g. to {'complex64' if p.dtype == torch.float32 else 'complex128'}) or the "
+                "module (.double()/.float()): nothing is cast silently"
+            )
+        if x.device != p.device:
+            raise ValueError(
+                f"{where}: x is on {x.device} but the module's weights are on {p.device}; move "
+                "one of them with .to(device)"
+            )
+
+    def net(self, z: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor, step: Any = None) -> torch.Tensor:
+        where = type(self).__name__
+        z, batch = as_channels(x, self.channels, where)
+        self._check(x, where)
+        if self.normalize:
+            # per-sample RMS, floored so that an all-zero input maps to zero, not NaN
+            s = z.pow(2).mean(dim=(1, 2, 3), keepdim=True).sqrt().clamp_min(1e-12)
+            out = self.net(z / s) * s
+        else:
+            out = self.net(z)
+        return from_channels(out, x, batch)
+
+
+class _ResBlock(nn.Module):
+    def __init__(self, features: int, kernel: int, norm: bool):
+        super().__init__()
+        pad = kernel // 2
+        layers: list[nn.Module] = []
+        for _ in range(2):
+            layers += [nn.Conv2d(features, features, kernel, padding=pad, bias=not norm)]
+            layers += [nn.BatchNorm2d(features)] if norm else []
+            layers += [nn.ReLU(inplace=True)]
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return z + self.body(z)
+
+
+class ResNetProx(_ImageProx):
+    """The seeds' ResNet proximal (NeurIPS seed Sec. 5.1, companion seed Sec. 4.1, Fig. 2).
+
+    .. math:: P(x) = x + H_3\\,\\sigma(H_2\\,\\sigma(H_1\\, R_B \\cdots R_1(C x))),
+              \\qquad R_b(z) = z + \\sigma(\\mathrm{BN}(K_{b2}\\,
+              \\sigma(\\mathrm{BN}(K_{b1} z)))),
+
+    with :math:`C` a 3×3 convolution from the image channels to ``features`` maps,
+    residual blocks :math:`R_b` of two ``kernel``\\ ×\\ ``kernel`` convolutions each followed
+    by batch norm and ReLU :math:`\\sigma`, then three 1×1 convolutions :math:`H_1, H_2, H_3`
+    (the first two with ReLU) back to the image channels. The outer skip ``x +`` (``residual``)
+    makes the network learn the artefact to remove, which trains faster than learning the
+    image; with ``normalize`` the map is applied at unit RMS (see the module docstring).
+
+    Parameters
+    ----------
+    features : int
+        Feature maps per convolution (the seeds: 128).
+    blocks : int
+        Residual blocks (the seeds' 10 copies × 1 RB proximal has ``blocks=1``; their deep
+        ResNet baseline has 10).
+    kernel : int
+        Odd kernel size of the residual convolutions.
+    channels : int
+        2 for complex images (real, imaginary), 1 for real ones.
+    norm, residual, normalize : bool
+        Batch norm in the blocks; outer skip connection; per-sample scale normalisation.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from npgd import priors
+    >>> P = priors.ResNetProx(features=8)
+    >>> x = torch.randn(3, 16, 12, dtype=torch.complex64)
+    >>> P(x, 1.0).shape, P(x, 1.0).dtype
+    (torch.Size([3, 16, 12]), torch.complex64)
+    >>> sum(p.numel() for p in P.parameters())
+    1498
+    """
+
+    def __init__(
+        self,
+        features: int = 128,
+        blocks: int = 1,
+        kernel: int = 3,
+        channels: int = 2,
+        norm: bool = True,
+        residual: bool = True,
+        normalize: bool = True,
+    ):
+        super().__init__()
+        _positive_ints("ResNetProx", features=features, blocks=blocks, channels=channels)
+        if isinstance(kernel, bool) or not isinstance(kernel, int) or kernel < 1 or kernel % 2 == 0:
+            raise ValueError(f"ResNetProx: kernel must be an odd int >= 1, got {kernel!r}")
+        self.channels, self.residual, self.normalize = channels, residual, normalize
+        self.head = nn.Conv2d(channels, features, 3, padding=1)
+        self.blocks = nn.Sequential(*[_ResBlock(features, kernel, norm) for _ in range(blocks)])
+        self.tail = nn.Sequential(
+            nn.Conv2d(features, features, 1), nn.ReLU(inplace=True),
+            nn.Conv2d(features, features, 1), nn.ReLU(inplace=True),
+            nn.Conv2d(features, channels, 1),
+        )
+        if residual:
+            # start as the identity map: the untrained network is plain gradient descent
+            nn.init.zeros_(self.tail[-1].weight)
+            nn.init.zeros_(self.tail[-1].bias)
+
+    def net(self, z: torch.Tensor) -> torch.Tensor:
+        out = self.tail(self.blocks(self.head(z)))
+        return z + out if self.residual else out
+
+
+class SwishProx(_ImageProx):
+    """The single-nonlinear-layer proximal of the seeds' super-resolution experiment (Sec. 5.3).
+
+    .. math:: P(x) = \\operatorname{swish}(W_L \\cdots W_2 W_1 x), \\qquad
+              \\operatorname{swish}(z) = z\\,\\operatorname{sigmoid}(z),
+
+    ``layers`` linear convolutions of size ``kernel`` (the seeds: 5 layers, kernel 8 or 32,
+    no nonlinearity between them), so the map is :math:`\\sigma(Wx)` for one convolution
+    :math:`W`, the form their contraction analysis (eq. 6, 11-14) studies. Even kernels are
+    padded asymmetrically to keep the image size.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from npgd import priors
+    >>> P = priors.SwishProx(kernel=8, features=4, channels=1)
+    >>> P(torch.rand(2, 16, 16), 1.0).shape
+    torch.Size([2, 16, 16])
+    """
+
+    def __init__(
+        self,
+        kernel: int = 8,
+        features: int = 64,
+        layers: int = 5,
+        channels: int = 1,
+        normalize: bool = True,
+    ):
+        super().__init__()
+        _positive_ints("SwishProx", kernel=kernel, features=features, layers=layers,
+                       channels=channels)
+        self.channels, self.normalize = channels, normalize
+        widths = [channels] + [features] * (layers - 1) + [channels]
+        self.convs = nn.ModuleList(
+            nn.Conv2d(a, b, kernel) for a, b in zip(widths[:-1], widths[1:], strict=True)
+        )
+        lo = (kernel - 1) // 2
+        self._pad = (lo, kernel - 1 - lo, lo, kernel - 1 - lo)
+
+    def net(self, z: torch.Tensor) -> torch.Tensor:
+        for conv in self.convs:
+            z = conv(nn.functional.pad(z, self._pad))
+        return nn.functional.silu(z)

@@ -1,0 +1,136 @@
+"""Learned proximals and the unrolled network: gradients, weight sharing, the pgd-loop identity."""
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from npgd import linops, priors, solvers  # noqa: E402
+from npgd.problems import training  # noqa: E402
+
+H, W = 16, 12
+
+
+def problem(batch=2, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    mask = torch.rand(batch, H, W, generator=g) < 0.4
+    A = linops.MaskedFFT(mask)
+    x = torch.randn(batch, H, W, dtype=torch.complex64, generator=g)
+    return A, A(x), x
+
+
+def net(iters=3, shared=True, **kw):
+    torch.manual_seed(0)
+    return solvers.NeuralPGD(priors.ResNetProx(features=4), iters=iters, shared=shared, **kw)
+
+
+def perturb(n):
+    """Move the weights off the identity start (its zero last layer blocks inner gradients)."""
+    with torch.no_grad():
+        for p in n.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    return n
+
+
+def test_gradients_reach_step_and_every_weight():
+    A, y, x = problem()
+    n = perturb(net(shared=False))
+    training.p2_loss(A, y, x, n(A, y, return_all=True)).backward()
+    for name, p in n.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+        if not name.endswith(".bias"):
+            assert p.grad.abs().sum() > 0, name
+    assert n.step.grad.abs() > 0
+
+
+def test_shared_vs_independent_parameter_counts():
+    per_copy = sum(p.numel() for p in priors.ResNetProx(features=4).parameters())
+    assert sum(p.numel() for p in net(iters=5).parameters()) == per_copy + 1
+    assert sum(p.numel() for p in net(iters=5, shared=False).parameters()) == 5 * per_copy + 1
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_network_is_the_pgd_loop(shared):
+    A, y, _ = problem()
+    n = perturb(net(shared=shared)).eval()
+    with torch.no_grad():
+        ref = solvers.pgd(A, n.prox, y, iters=n.iters, step=n.step)
+        torch.testing.assert_close(n(A, y), ref)
+        its = n(A, y, return_all=True)
+    assert len(its) == n.iters
+    torch.testing.assert_close(its[-1], ref)
+
+
+def test_untrained_network_is_gradient_descent():
+    # the residual output layer starts at zero: P = identity, so x_T = pgd with the zero prior
+    A, y, _ = problem()
+    n = net(iters=4).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(n(A, y), solvers.pgd(A, priors.Zero(), y, iters=4, step=1.0))
+
+
+def test_scale_equivariance():
+    A, y, _ = problem()
+    n = perturb(net()).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(n(A, 1e3 * y), 1e3 * n(A, y), rtol=1e-4, atol=1e-3)
+
+
+def test_hard_data_consistency_fits_the_data():
+    A, y, _ = problem()
+    n = net(data_consistency="hard").eval()
+    assert not n.step.requires_grad and float(n.step) == 1.0
+    with torch.no_grad():
+        x = n(A, y)
+    torch.testing.assert_close(A(x), y, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="A A\\^H = I"):
+        n(2.0 * A, 2.0 * y)
+
+
+def test_deep_resnet_baseline_and_swish():
+    deep = solvers.NeuralPGD(priors.ResNetProx(features=4, blocks=10), iters=1)
+    A, y, _ = problem()
+    assert deep(A, y).shape == (2, H, W)
+    sp = priors.SwishProx(kernel=8, features=3, channels=1)
+    x = torch.rand(2, 3, H, W)
+    assert sp(x, 1.0).shape == x.shape
+    two = priors.SwishProx(kernel=32, features=3, channels=2)
+    assert two(torch.randn(H, W, dtype=torch.complex64), 1.0).shape == (H, W)
+
+
+def test_bad_input_is_named():
+    P = priors.ResNetProx(features=4)
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        P(np.zeros((H, W), np.complex64), 1.0)
+    with pytest.raises(TypeError, match="complex128.*float32"):
+        P(torch.zeros(H, W, dtype=torch.complex128), 1.0)
+    with pytest.raises(ValueError, match="channels=1"):
+        P(torch.zeros(H, W), 1.0)
+    with pytest.raises(ValueError, match="kernel"):
+        priors.ResNetProx(kernel=4)
+    with pytest.raises(ValueError, match="iters"):
+        solvers.NeuralPGD(P, iters=0)
+    with pytest.raises(ValueError, match="one callable per iteration"):
+        solvers.pgd(*problem()[:1], [P, P], problem()[1], iters=3, step=1.0)
+
+
+def test_zero_input_gives_zero_not_nan():
+    P = priors.ResNetProx(features=4).eval()
+    with torch.no_grad():
+        out = P(torch.zeros(2, H, W, dtype=torch.complex64), 1.0)
+    assert torch.isfinite(torch.view_as_real(out)).all()
+
+
+def test_p2_loss_by_hand():
+    A, y, x = problem(batch=3)
+    g = torch.Generator().manual_seed(1)
+    its = [torch.randn(3, H, W, dtype=torch.complex64, generator=g) for _ in range(4)]
+    beta = 0.75
+    hand = 0.0
+    for i in range(3):
+        img = sum(abs(complex(v)) ** 2 for v in (x[i] - its[-1][i]).flatten())
+        fit = sum(sum(abs(complex(v)) ** 2 for v in (y[i] - A(its[t])[i]).flatten())
+                  for t in range(4))
+        hand += (beta * img + (1 - beta) * fit) / (H * W)
+    got = training.p2_loss(A, y, x, its, beta)
+    assert abs(float(got) - hand / 3) < 1e-4 * hand / 3

@@ -1,0 +1,151 @@
+"""Training: resume after a kill, checkpoints that refuse code, DDP on CPU, the console script."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from npgd.problems import training  # noqa: E402
+
+
+def tiny(**kw):
+    cfg = dict(features=4, iters=2, steps=4, batch_size=2, lr=1e-3, val_every=2, val_slices=1,
+               ckpt_every=2, shape=(32, 24), seed=3)
+    return training.TrainConfig(**{**cfg, **kw})
+
+
+def weights(path):
+    return training.load_checkpoint(path)["model"]
+
+
+def assert_same(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
+
+
+def test_kill_and_resume_equals_uninterrupted(tmp_path, monkeypatch):
+    training.train(tiny(), tmp_path / "full", progress=False)
+    # a SIGTERM during step 3 (index 2): the step finishes, last.pt is written, train returns
+    batch = training.TrainingData.batch
+
+    def batch_then_kill(self, seed, step, *a, **k):
+        if step == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return batch(self, seed, step, *a, **k)
+
+    monkeypatch.setattr(training.TrainingData, "batch", batch_then_kill)
+    training.train(tiny(), tmp_path / "cut", progress=False)
+    assert training.load_checkpoint(tmp_path / "cut" / "last.pt")["step"] == 3
+    monkeypatch.setattr(training.TrainingData, "batch", batch)
+    training.train(tiny(), tmp_path / "cut", resume=True, progress=False)
+    state = training.load_checkpoint(tmp_path / "cut" / "last.pt")
+    assert state["step"] == 4
+    assert_same(state["model"], weights(tmp_path / "full" / "last.pt"))
+    hist = json.loads((tmp_path / "cut" / "history.json").read_text())
+    assert [h["step"] for h in hist] == [2, 4] and all(np.isfinite(h["snr"]) for h in hist)
+
+
+def test_resume_refuses_a_different_architecture(tmp_path):
+    training.train(tiny(steps=2), tmp_path, progress=False)
+    with pytest.raises(ValueError, match="features"):
+        training.train(tiny(features=8), tmp_path, resume=True, progress=False)
+
+
+def test_checkpoint_errors_are_clear_and_run_no_code(tmp_path):
+    cfg = tiny()
+    good = tmp_path / "model.pt"
+    training.save_checkpoint(good, {"format": training.FORMAT, "config": cfg.__dict__,
+                                    "model": training.build_model(cfg).state_dict()})
+    assert training.load_model(good).iters == 2
+    # another architecture's weights under this config
+    other = tmp_path / "other.pt"
+    training.save_checkpoint(other, {"format": training.FORMAT, "config": cfg.__dict__,
+                                     "model": training.build_model(tiny(features=6)).state_dict()})
+    with pytest.raises(ValueError, match="do not fit the architecture"):
+        training.load_model(other)
+    # truncated file
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        training.load_model(cut)
+    # a pickle that would run code when unpickled
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    evil = tmp_path / "evil.pt"
+    torch.save({"format": training.FORMAT, "x": Evil()}, evil)
+    with pytest.raises(ValueError, match="refused, nothing was executed"):
+        training.load_model(evil)
+    assert not marker.exists()
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        training.load_model(tmp_path / "missing.pt")
+    with pytest.raises(ValueError, match="not an npgd checkpoint"):
+        pickle_free = tmp_path / "plain.pt"
+        torch.save({"w": torch.ones(1)}, pickle_free)
+        training.load_model(pickle_free)
+
+
+def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
+    target = tmp_path / "c.pt"
+    training.save_checkpoint(target, {"format": training.FORMAT, "v": 1})
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(training.torch, "save", boom)
+    with pytest.raises(OSError, match="disk full"):
+        training.save_checkpoint(target, {"format": training.FORMAT, "v": 2})
+    assert training.load_checkpoint(target)["v"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.pt"]
+
+
+def test_ddp_two_processes_gloo(tmp_path):
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+           "-m", "npgd.problems.cli", "train", "--out", str(tmp_path / "run"), "--features", "4",
+           "--iters", "2", "--steps", "3", "--batch-size", "1", "--lr", "1e-3",
+           "--val-every", "3", "--val-slices", "1", "--ckpt-every", "3", "--shape", "32", "24",
+           "--device", "cpu"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    state = training.load_checkpoint(tmp_path / "run" / "last.pt")
+    assert state["step"] == 3
+    assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [
+        "history.json", "last.pt", "model.pt"]
+
+
+def test_cli_eval_writes_table_and_figure(tmp_path):
+    training.train(tiny(steps=2), tmp_path / "run", progress=False)
+    from npgd.problems import cli
+
+    assert cli.main(["eval", "--checkpoint", str(tmp_path / "run" / "model.pt"), "--slices", "2",
+                     "--cs-iters", "3", "--out", str(tmp_path / "ev")]) == 0
+    res = json.loads((tmp_path / "ev" / "results.json").read_text())
+    assert [r["method"] for r in res["rows"]][:3] == ["zero-filled", "CS-WV (db2)", "CS-TV"]
+    assert (tmp_path / "ev" / "comparison.png").stat().st_size > 1000
+
+
+def test_shipped_model():
+    from npgd import problems
+    from npgd.problems import experiments, mri, zoo
+
+    path = zoo.resources.files("npgd.problems").joinpath("models", zoo.MODELS["mri-brain-5x"][0])
+    assert path.stat().st_size <= 5 * 2**20
+    net = problems.pretrained("mri-brain-5x")
+    x = experiments.test_images(slices=2)
+    masks = np.stack([mri.vd_mask(x.shape[1:], 5, seed=i) for i in range(2)])
+    rows, _ = experiments.compare(x, masks, {"npgd": experiments.neural(net)})
+    assert rows[1]["snr"] > rows[0]["snr"] + 3  # far better than zero-filled
+    with pytest.raises(ValueError, match="available"):
+        problems.pretrained("nope")
