@@ -27,7 +27,7 @@ import torch
 
 from npgd import linops
 from npgd.priors.learned import ResNetProx
-from npgd.problems import data, metrics, mri
+from npgd.problems import data, experiments, metrics, mri
 from npgd.solvers.unrolled import NeuralPGD
 
 __all__ = [
@@ -332,34 +332,13 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
 # validation and the training loop
 
 
-@torch.no_grad()
-def reconstruct(net: NeuralPGD, images: np.ndarray, masks: np.ndarray, batch: int = 16,
-                noise_std: float = 0.0, seed: int = 0) -> np.ndarray:
-    """Run ``net`` on the measurements of ``images`` under ``masks``, in batches; NumPy out.
-
-    Examples
-    --------
-    >>> net = build_model(TrainConfig(features=8, iters=2)).eval()
-    >>> x = np.ones((3, 16, 16), np.complex64)
-    >>> reconstruct(net, x, np.ones((3, 16, 16), bool)).shape
-    (3, 16, 16)
-    """
-    p = next(net.parameters())
-    out = []
-    for i in range(0, len(images), batch):
-        x = torch.from_numpy(np.ascontiguousarray(images[i : i + batch])).to(p.device)
-        A, y = mri.simulate(x, torch.from_numpy(masks[i : i + batch]).to(p.device),
-                            noise_std=noise_std, seed=seed + i)
-        out.append(net(A, y).cpu().numpy())
-    return np.concatenate(out)
-
-
 def _validate(net: NeuralPGD, d: TrainingData, cfg: TrainConfig) -> dict:
     masks = np.stack([sample_mask(d.shape, cfg.accel, cfg.mask, 90_000 + i)
                       for i in range(len(d.val))])
     was_training = net.training
     net.eval()
-    xhat = reconstruct(net, d.val, masks, noise_std=cfg.noise_std, seed=cfg.seed)
+    A, y = mri.simulate(d.val, masks, noise_std=cfg.noise_std, seed=cfg.seed)
+    xhat = experiments.neural(net)(A, y)
     net.train(was_training)
     return {"snr": float(metrics.snr(d.val, xhat).mean()),
             "ssim": float(metrics.ssim(d.val, xhat).mean())}

@@ -1,0 +1,104 @@
+"""Neural PGD speed: inference slices/s at batch 1 and 64, and training steps/s, CPU and GPU.
+
+For a NeuralPGD of ``--iters`` copies x ``--blocks`` residual blocks of ``--features`` maps
+(default: the shipped mri-brain-5x architecture; ``--features 128`` is the seeds' size) on
+192x160 complex images with 5x variable-density masks, this prints median wall-clock times
+of: inference (eval mode, no autograd) per slice and slices per second at each batch size;
+a training step of (P2) with Adam at ``--train-batch``. On CUDA it also runs bf16 autocast
+and ``torch.compile`` variants. Ratios are to the fp32 eager run of the same device, from the
+same process.
+
+Run:  python benchmarks/npgd.py [--features 48] [--iters 10] [--batches 1 64] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+
+from npgd import linops
+from npgd.problems import mri, training
+
+
+def timeit(fn, repeats: int, sync) -> float:
+    fn()
+    sync()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def problem(batch: int, device: str):
+    rng = np.random.default_rng(0)
+    masks = np.stack([mri.vd_mask((192, 160), 5, seed=i) for i in range(batch)])
+    x = (rng.standard_normal((batch, 192, 160)) + 1j * rng.standard_normal((batch, 192, 160)))
+    x = torch.from_numpy(x.astype(np.complex64)).to(device)
+    A = linops.MaskedFFT(torch.from_numpy(masks).to(device))
+    return A, A(x), x
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--features", type=int, default=48)
+    p.add_argument("--blocks", type=int, default=1)
+    p.add_argument("--iters", type=int, default=10)
+    p.add_argument("--batches", type=int, nargs="+", default=[1, 64])
+    p.add_argument("--train-batch", type=int, default=4)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--cpu-threads", type=int, default=None)
+    args = p.parse_args()
+    if args.cpu_threads:
+        torch.set_num_threads(args.cpu_threads)
+    cfg = training.TrainConfig(features=args.features, blocks=args.blocks, iters=args.iters)
+    print(f"NeuralPGD {args.iters} copies x {args.blocks} RB x {args.features} features, "
+          f"192x160 complex64, torch {torch.__version__}, CPU threads {torch.get_num_threads()}")
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    print(f"{'device':6s} {'variant':14s} {'batch':>5s} {'s/slice':>9s} {'slices/s':>9s} "
+          f"{'vs fp32':>8s}")
+    for dev in devices:
+        sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
+        net = training.build_model(cfg).to(dev).eval()
+        variants = {"fp32": (net, False)}
+        if dev == "cuda":
+            variants["bf16 autocast"] = (net, True)
+            variants["bf16 compiled"] = (torch.compile(net), True)
+        for batch in args.batches:
+            A, y, _ = problem(batch, dev)
+            base = None
+            for name, (model, amp) in variants.items():
+                def run(model=model, amp=amp):
+                    with torch.no_grad(), torch.autocast(dev, torch.bfloat16, enabled=amp):
+                        model(A, y)
+
+                sec = timeit(run, args.repeats, sync)
+                base = base or sec
+                print(f"{dev:6s} {name:14s} {batch:5d} {sec / batch:9.4f} {batch / sec:9.1f} "
+                      f"{base / sec:7.2f}x", flush=True)
+        # training step of (P2) + Adam
+        net.train()
+        opt = torch.optim.Adam(net.parameters(), 1e-4)
+        A, y, x = problem(args.train_batch, dev)
+        for name, amp in [("fp32", False)] + ([("bf16 autocast", True)] if dev == "cuda" else []):
+            def step(amp=amp):
+                with torch.autocast(dev, torch.bfloat16, enabled=amp):
+                    its = net(A, y, return_all=True)
+                loss = training.p2_loss(A, y, x, its)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+
+            sec = timeit(step, args.repeats, sync)
+            print(f"{dev:6s} train {name:8s} {args.train_batch:5d} {sec:9.4f} s/step, "
+                  f"{args.train_batch / sec:.1f} samples/s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
