@@ -8,7 +8,7 @@ a training step of (P2) with Adam at ``--train-batch``. On CUDA it also runs bf1
 and ``torch.compile`` variants. Ratios are to the fp32 eager run of the same device, from the
 same process.
 
-Run:  python benchmarks/npgd.py [--features 48] [--iters 10] [--batches 1 64] [--repeats 5]
+Run:  python benchmarks/neural_pgd.py [--features 48] [--iters 10] [--batches 1 64] [--repeats 5]
 """
 
 from __future__ import annotations
