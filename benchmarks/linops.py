@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import statistics
-import time
 from collections.abc import Callable
 
 import numpy as np
 import pywt
 import scipy.fft
+from _timing import median_seconds
 
 from npgd import linops
 
@@ -27,15 +26,7 @@ AXES = (-2, -1)
 
 def timeit(f: Callable[[], object], repeats: int, sync: Callable[[], None] = lambda: None) -> float:
     """Median wall time of ``f`` in ms over ``repeats`` runs (after one warm-up run)."""
-    f()
-    sync()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        f()
-        sync()
-        times.append(time.perf_counter() - t)
-    return 1e3 * statistics.median(times)
+    return 1e3 * median_seconds(f, repeats, sync)
 
 
 def ref_fft(x):

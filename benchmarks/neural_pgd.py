@@ -14,26 +14,13 @@ Run:  python benchmarks/neural_pgd.py [--features 48] [--iters 10] [--batches 1 
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 import torch
+from _timing import median_seconds
 
 from npgd import linops
 from npgd.problems import mri, training
-
-
-def timeit(fn, repeats: int, sync) -> float:
-    fn()
-    sync()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def problem(batch: int, device: str):
@@ -78,7 +65,7 @@ def main() -> None:
                     with torch.no_grad(), torch.autocast(dev, torch.bfloat16, enabled=amp):
                         model(A, y)
 
-                sec = timeit(run, args.repeats, sync)
+                sec = median_seconds(run, args.repeats, sync)
                 base = base or sec
                 print(f"{dev:6s} {name:14s} {batch:5d} {sec / batch:9.4f} {batch / sec:9.1f} "
                       f"{base / sec:7.2f}x", flush=True)
@@ -95,7 +82,7 @@ def main() -> None:
                 loss.backward()
                 opt.step()
 
-            sec = timeit(step, args.repeats, sync)
+            sec = median_seconds(step, args.repeats, sync)
             print(f"{dev:6s} train {name:8s} {args.train_batch:5d} {sec:9.4f} s/step, "
                   f"{args.train_batch / sec:.1f} samples/s", flush=True)
 

@@ -60,7 +60,7 @@ def _run(args: argparse.Namespace, source: str) -> int:
     (out / "results.json").write_text(json.dumps(
         {"slices": len(x), "source": source, "accel": args.accel, "noise_std": args.noise,
          "rows": table}, indent=1))
-    classic = [r for r in rows[1:-1]]
+    classic = rows[1:-1]
     if classic:
         top = max(classic, key=lambda r: r["snr"])
         print(f"\n{name} vs the best classic method ({top['method']}): "

@@ -13,6 +13,9 @@ import numpy as np
 __all__ = [
     "TEST_Z_MM",
     "brain_slices",
+    "fit_shape",
+    "read_slices",
+    "with_synthetic_phase",
     "synthetic_phase",
     "nifti_slices",
     "fastmri_slices",
@@ -46,6 +49,76 @@ def synthetic_phase(shape: tuple[int, int], seed: int) -> np.ndarray:
     b, (cy, cx), s = rng.uniform(-np.pi / 2, np.pi / 2), rng.uniform(-0.5, 0.5, 2), 0.4
     poly = a[0] * Y + a[1] * X + a[2] * X * Y + a[3] * (X**2 + Y**2)
     return np.pi * poly + b * np.exp(-((Y - cy) ** 2 + (X - cx) ** 2) / (2 * s**2))
+
+
+def with_synthetic_phase(images: np.ndarray, first_seed: int) -> np.ndarray:
+    """Complex64 images :math:`x_i e^{j\varphi_i}` from magnitudes :math:`x_i` ``(N, H, W)``,
+    :math:`\varphi_i` = :func:`synthetic_phase` seeded with ``first_seed + i``.
+
+    Examples
+    --------
+    >>> z = with_synthetic_phase(np.ones((2, 8, 8), np.float32), 0)
+    >>> z.dtype, bool(np.allclose(np.abs(z), 1))
+    (dtype('complex64'), True)
+    """
+    phase = np.stack([synthetic_phase(images.shape[-2:], first_seed + i)
+                      for i in range(len(images))])
+    return (images * np.exp(1j * phase)).astype(np.complex64)
+
+
+def fit_shape(images: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Centre crop and/or zero pad the last two axes to ``shape``.
+
+    Examples
+    --------
+    >>> fit_shape(np.ones((1, 4, 6)), (6, 4))[0].sum(axis=1)
+    array([0., 4., 4., 4., 4., 0.])
+    """
+    out = np.zeros(images.shape[:-2] + tuple(shape), images.dtype)
+    H, W = images.shape[-2:]
+    h, w = min(H, shape[0]), min(W, shape[1])
+    si, sj = (H - h) // 2, (W - w) // 2
+    di, dj = (shape[0] - h) // 2, (shape[1] - w) // 2
+    out[..., di : di + h, dj : dj + w] = images[..., si : si + h, sj : sj + w]
+    return out
+
+
+def read_slices(path: str | os.PathLike) -> np.ndarray:
+    """All 2-D slices of a NIfTI file, a folder of ``*.nii``/``*.nii.gz`` volumes (axial
+    slices with at least 10 % foreground, :func:`nifti_slices`; float32 magnitudes in [0, 1])
+    or a folder of fastMRI single-coil ``*.h5`` files (their complex images,
+    :func:`fastmri_slices`), fitted to the first file's slice shape (:func:`fit_shape`).
+
+    Raises FileNotFoundError for a missing path and ValueError for a folder with no such
+    files or with both kinds.
+
+    Examples
+    --------
+    >>> import nibabel as nib, tempfile, os
+    >>> d = tempfile.mkdtemp()
+    >>> for k, n in enumerate((6, 8)):
+    ...     nib.save(nib.Nifti1Image(np.ones((n, 5, 3), np.float32), np.eye(4)),
+    ...              os.path.join(d, f"v{k}.nii.gz"))
+    >>> read_slices(d).shape
+    (6, 6, 5)
+    """
+    path = Path(path)
+    if path.is_file():
+        files = [path]
+    elif path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.name.endswith((".nii", ".nii.gz", ".h5")))
+    else:
+        raise FileNotFoundError(f"data: no such file or folder: {path}")
+    if not files:
+        raise ValueError(f"data: {path} holds no .nii, .nii.gz or .h5 files")
+    kinds = {p.suffix == ".h5" for p in files}
+    if len(kinds) > 1:
+        raise ValueError(f"data: {path} mixes NIfTI and fastMRI files; use one kind")
+    if kinds == {True}:
+        parts = [fastmri_slices(p)["image"] for p in files]
+    else:
+        parts = [nifti_slices(p, axis=2, min_fraction=0.1) for p in files]
+    return np.concatenate([fit_shape(p, parts[0].shape[-2:]) for p in parts])
 
 
 def brain_slices(

@@ -120,12 +120,9 @@ def test_images(source: str = "brain", slices: int | None = None) -> np.ndarray:
     if source == "brain":
         x, _ = data.brain_slices("test")
     else:
-        from npgd.problems.training import TrainingData
-
-        x = TrainingData._read(Path(source))
+        x = data.read_slices(source)
         if not np.iscomplexobj(x):
-            phase = np.stack([data.synthetic_phase(x.shape[1:], 1000 + i) for i in range(len(x))])
-            x = (x * np.exp(1j * phase)).astype(np.complex64)
+            x = data.with_synthetic_phase(x, 1000)
     if slices is not None and slices < len(x):
         x = x[np.linspace(0, len(x) - 1, slices).round().astype(int)]
     return np.ascontiguousarray(x, dtype=np.complex64)

@@ -132,17 +132,6 @@ def p2_loss(
 # data
 
 
-def _fit(images: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Centre crop / zero pad the last two axes to ``shape``."""
-    out = np.zeros(images.shape[:-2] + tuple(shape), images.dtype)
-    H, W = images.shape[-2:]
-    h, w = min(H, shape[0]), min(W, shape[1])
-    si, sj = (H - h) // 2, (W - w) // 2
-    di, dj = (shape[0] - h) // 2, (shape[1] - w) // 2
-    out[..., di : di + h, dj : dj + w] = images[..., si : si + h, sj : sj + w]
-    return out
-
-
 class TrainingData:
     """Training and validation images and the per-step sampling of :func:`train`.
 
@@ -167,9 +156,9 @@ class TrainingData:
             images, _ = data.brain_slices("train", phase=False)
             images = images.astype(np.float32)
         else:
-            images = self._read(Path(source))
+            images = data.read_slices(source)
         shape = tuple(shape) if shape is not None else images.shape[-2:]
-        images = _fit(images, shape)
+        images = data.fit_shape(images, shape)
         if not 0 <= val_slices < len(images):
             raise ValueError(
                 f"TrainingData: val_slices must be in [0, {len(images)}) for {source!r}, got "
@@ -182,31 +171,7 @@ class TrainingData:
         self.magnitude = not np.iscomplexobj(images)
         self.train, self.val = images[~val], images[val]
         if self.magnitude:
-            phase = np.stack([data.synthetic_phase(self.shape, 50_000 + i)
-                              for i in range(len(self.val))])
-            self.val = (self.val * np.exp(1j * phase)).astype(np.complex64)
-
-    @staticmethod
-    def _read(path: Path) -> np.ndarray:
-        if path.is_file():
-            files = [path]
-        elif path.is_dir():
-            files = sorted(p for p in path.iterdir()
-                           if p.name.endswith((".nii", ".nii.gz", ".h5")))
-        else:
-            raise FileNotFoundError(f"data: no such file or folder: {path}")
-        if not files:
-            raise ValueError(f"data: {path} holds no .nii, .nii.gz or .h5 files")
-        kinds = {p.suffix == ".h5" for p in files}
-        if len(kinds) > 1:
-            raise ValueError(f"data: {path} mixes NIfTI and fastMRI files; use one kind")
-        if kinds == {True}:
-            parts = [data.fastmri_slices(p)["image"] for p in files]
-            shape = parts[0].shape[-2:]
-        else:
-            parts = [data.nifti_slices(p, axis=2, min_fraction=0.1) for p in files]
-            shape = parts[0].shape[-2:]
-        return np.concatenate([_fit(p, shape) for p in parts])
+            self.val = data.with_synthetic_phase(self.val, 50_000)
 
     def batch(self, seed: int, step: int, size: int, accel: float, mask: str,
               part: slice = slice(None)) -> tuple[np.ndarray, np.ndarray]:
@@ -332,12 +297,16 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
 # validation and the training loop
 
 
-def _validate(net: NeuralPGD, d: TrainingData, cfg: TrainConfig) -> dict:
+def _validation_data(d: TrainingData, cfg: TrainConfig) -> tuple[linops.MaskedFFT, np.ndarray]:
+    """The fixed measurements of the validation slices (fixed masks and noise)."""
     masks = np.stack([sample_mask(d.shape, cfg.accel, cfg.mask, 90_000 + i)
                       for i in range(len(d.val))])
+    return mri.simulate(d.val, masks, noise_std=cfg.noise_std, seed=cfg.seed)
+
+
+def _validate(net: NeuralPGD, d: TrainingData, A: linops.MaskedFFT, y: np.ndarray) -> dict:
     was_training = net.training
     net.eval()
-    A, y = mri.simulate(d.val, masks, noise_std=cfg.noise_std, seed=cfg.seed)
     xhat = experiments.neural(net)(A, y)
     net.train(was_training)
     return {"snr": float(metrics.snr(d.val, xhat).mean()),
@@ -435,6 +404,7 @@ def train(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=config.steps, initial=step, desc="train", dynamic_ncols=True)
+    val_data = _validation_data(d, config) if rank == 0 and len(d.val) else None
     t0, loss_avg = time.perf_counter(), None
     try:
         while step < config.steps:
@@ -460,8 +430,8 @@ def train(
                 )
             loss_avg = lv if loss_avg is None else 0.95 * loss_avg + 0.05 * lv
             if step % config.val_every == 0 or step == config.steps:
-                if rank == 0:
-                    v = _validate(net, d, config)
+                if val_data is not None:
+                    v = _validate(net, d, *val_data)
                     history.append({"step": step, "loss": loss_avg, **v,
                                     "seconds": time.perf_counter() - t0})
                     if v["snr"] > best:
