@@ -52,8 +52,8 @@ def synthetic_phase(shape: tuple[int, int], seed: int) -> np.ndarray:
 
 
 def with_synthetic_phase(images: np.ndarray, first_seed: int) -> np.ndarray:
-    """Complex64 images :math:`x_i e^{j\varphi_i}` from magnitudes :math:`x_i` ``(N, H, W)``,
-    :math:`\varphi_i` = :func:`synthetic_phase` seeded with ``first_seed + i``.
+    """Complex64 images :math:`x_i e^{j\\varphi_i}` from magnitudes :math:`x_i` ``(N, H, W)``,
+    :math:`\\varphi_i` = :func:`synthetic_phase` seeded with ``first_seed + i``.
 
     Examples
     --------
