@@ -122,8 +122,8 @@ class MaskedFFT(LinearOperator):
 
 
 class _MaskedNormal(LinearOperator):
-    """:math:`A^H A = F^H M^2 F` in one pass: the fftshift after F and the ifftshift before
-    :math:`F^H` cancel, so the squared mask is applied in uncentred k-space."""
+    """:math:`A^H A = F^H M^2 F` in one pass: a circular convolution, so the centring shifts
+    drop out and the squared mask is applied in uncentred k-space (``backend.fft2c_normal``)."""
 
     def __init__(self, A: MaskedFFT):
         super().__init__(A.ishape, A.ishape)

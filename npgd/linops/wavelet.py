@@ -46,23 +46,25 @@ def _synthesis_matrix(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, int, 
     return G.reshape(-1, 2), umin, umax
 
 
-def _wrap_pad(x: Any, left: int, right: int, axis: int) -> Any:
-    """Periodic extension of ``x`` by ``left``/``right`` samples along ``axis``."""
+def _wrap_rows(x: Any, left: int, right: int) -> Any:
+    """Periodic extension of ``x`` by ``left``/``right`` rows (axis -2), C-ordered."""
     if left == 0 and right == 0:
         return x
-    xp = backend.namespace(x)
-    n = x.shape[axis]
-    if left <= n and right <= n:
-
-        def part(start: int, stop: int) -> Any:
-            idx = [slice(None)] * x.ndim
-            idx[axis] = slice(start, stop)
-            return x[tuple(idx)]
-
-        return xp.concat([part(n - left, n), x, part(0, right)], axis=axis)
-    # Coarse levels shorter than the filter wrap around more than once.
-    idx = np.arange(-left, n + right) % n
-    return xp.take(x, xp.asarray(idx, device=backend.device(x)), axis=axis)
+    n = x.shape[-2]
+    if left > n or right > n:  # coarse levels shorter than the filter wrap more than once
+        xp = backend.namespace(x)
+        idx = np.arange(-left, n + right) % n
+        return xp.take(x, xp.asarray(idx, device=backend.device(x)), axis=-2)
+    if not backend.has_ufuncs(x):  # Torch: cat keeps autograd and returns C order
+        return backend.namespace(x).concat([x[..., n - left :, :], x, x[..., :right, :]], axis=-2)
+    # NumPy/CuPy: fill a C-ordered result, even for a transposed x (concatenate would keep
+    # the transposed layout and push the filter bank off its fast path).
+    out = backend.namespace(x).empty(x.shape[:-2] + (n + left + right, x.shape[-1]),
+                                     dtype=x.dtype, device=backend.device(x))
+    out[..., :left, :] = x[..., n - left :, :]
+    out[..., left : left + n, :] = x
+    out[..., left + n :, :] = x[..., :right, :]
+    return out
 
 
 class Wavelet(LinearOperator):
@@ -132,20 +134,24 @@ class Wavelet(LinearOperator):
         self._spad = (-2 * umin, 2 * umax)
         super().__init__(shape, shape)
 
+    # Both directions filter along axis -2 only: there the windowed matmul is BLAS-friendly
+    # (and Torch/cuDNN see a (K, 1) kernel). The other image axis is brought to -2 by the
+    # copies that reorder the subbands anyway, so no pass runs along the contiguous axis.
+    # (swapaxes, a method of all three array types, is much cheaper than permute_dims.)
+
     def _apply(self, x: Any) -> Any:
         xp = backend.namespace(x)
         M, (left, right) = self._A.like(x, complex_=False), self._apad
+        batch = tuple(x.shape[:-2])
         out = xp.empty_like(x)
         cur = x
         for _ in range(self.levels):
             h, w = cur.shape[-2:]
-            batch = tuple(cur.shape[:-2])
-            y = backend.filter_bank(_wrap_pad(cur, left, right, -1), M, -1)  # (..., h, 2, w/2)
-            y = xp.reshape(y, batch + (h, w))  # [lo | hi] along the last axis
-            z = backend.filter_bank(_wrap_pad(y, left, right, -2), M, -2)  # (..., 2, h/2, w)
-            z = xp.reshape(z, batch + (h, w))
-            out[..., :h, :w] = z
-            cur = z[..., : h // 2, : w // 2]
+            y = backend.filter_bank(_wrap_rows(cur, left, right), M, -2)  # (..., 2, h/2, w)
+            t = xp.reshape(y, batch + (h, w)).swapaxes(-1, -2)  # (..., w, h)
+            z = backend.filter_bank(_wrap_rows(t, left, right), M, -2)  # (..., 2, w/2, h)
+            out[..., :h, :w] = xp.reshape(z, batch + (w, h)).swapaxes(-1, -2)
+            cur = out[..., : h // 2, : w // 2]
         return out
 
     def _inverse(self, c: Any) -> Any:
@@ -159,12 +165,13 @@ class Wavelet(LinearOperator):
             top = xp.concat([approx, c[..., :h, w : 2 * w]], axis=-1)
             rows = xp.stack([top, c[..., h : 2 * h, : 2 * w]], axis=-2)  # (..., h, 2, 2w)
             rows = xp.reshape(rows, batch + (2 * h, 2 * w))  # lo/hi rows interleaved
-            y = backend.filter_bank(_wrap_pad(rows, left, right, -2), G, -2)  # (..., 2, h, 2w)
-            cols = xp.moveaxis(y, -3, -2)  # (..., h, 2, 2w): rows back in order
-            cols = xp.reshape(cols, batch + (2 * h, 2, w))
-            cols = xp.reshape(xp.moveaxis(cols, -2, -1), batch + (2 * h, 2 * w))  # interleave
-            y = backend.filter_bank(_wrap_pad(cols, left, right, -1), G, -1)  # (..., 2h, 2, w)
-            approx = xp.reshape(xp.moveaxis(y, -2, -1), batch + (2 * h, 2 * w))
+            y = backend.filter_bank(_wrap_rows(rows, left, right), G, -2)  # (..., 2, h, 2w)
+            # y[r, m, s*w + k] -> t[2k + s, 2m + r]: rows in order, lo/hi columns interleaved,
+            # transposed so that the column pass also runs along -2 (one copy).
+            y = xp.reshape(y, batch + (2, h, 2, w)).swapaxes(-1, -4).swapaxes(-2, -3)
+            t = xp.reshape(y, batch + (2 * w, 2 * h))
+            z = backend.filter_bank(_wrap_rows(t, left, right), G, -2)  # (..., 2, w, 2h)
+            approx = xp.reshape(z.swapaxes(-1, -3), batch + (2 * h, 2 * w))
             h, w = 2 * h, 2 * w
         return approx
 
