@@ -52,6 +52,46 @@ def test_kill_and_resume_equals_uninterrupted(tmp_path, monkeypatch):
     assert [h["step"] for h in hist] == [2, 4] and all(np.isfinite(h["snr"]) for h in hist)
 
 
+def test_lsgan_training_resumes_exactly(tmp_path):
+    """With the LSGAN term on, the discriminator and its optimizer are part of the state:
+    2 steps + resume to 4 equals 4 straight steps, for both networks."""
+    cfg = dict(gan_weight=0.1, gan_warmup=2)
+    training.train(tiny(**cfg), tmp_path / "full", progress=False)
+    training.train(tiny(steps=2, **cfg), tmp_path / "cut", progress=False)
+    training.train(tiny(**cfg), tmp_path / "cut", resume=True, progress=False)
+    a = training.load_checkpoint(tmp_path / "full" / "last.pt")
+    b = training.load_checkpoint(tmp_path / "cut" / "last.pt")
+    assert_same(a["model"], b["model"])
+    assert_same(a["discriminator"], b["discriminator"])
+    # the adversarial term changes the result: not the same weights as plain (P2)
+    training.train(tiny(), tmp_path / "p2", progress=False)
+    p2 = weights(tmp_path / "p2" / "last.pt")
+    assert any(not torch.equal(p2[k], a["model"][k]) for k in p2)
+
+
+def test_lsgan_pieces():
+    from npgd.problems import adversarial
+
+    D = adversarial.Discriminator()
+    assert sum(isinstance(m, torch.nn.Conv2d) for m in D.modules()) == 8
+    x = torch.randn(2, 3, 32, 24, dtype=torch.complex64)
+    assert D(x).shape == (2, 3)
+    D.eval()  # batch norm on running statistics: the decision is scale-free per image
+    torch.testing.assert_close(D(7.0 * x), D(x), rtol=1e-4, atol=1e-5)
+    d = torch.tensor([0.2, 0.9, -0.1, 0.4])  # a stand-in D returning these decisions
+    stub = lambda z: d[: len(z)] if len(z) == 4 else d[2:]  # noqa: E731
+    real, fake = torch.zeros(2, 4, 4), torch.zeros(2, 4, 4)
+    want_d = ((1 - 0.2) ** 2 + (1 - 0.9) ** 2) / 2 + ((-0.1) ** 2 + 0.4**2) / 2
+    assert float(adversarial.lsgan_d_loss(stub, real, fake)) == pytest.approx(want_d)
+    want_g = ((1 + 0.1) ** 2 + (1 - 0.4) ** 2) / 2
+    assert float(adversarial.lsgan_g_loss(stub, fake)) == pytest.approx(want_g)
+    assert [adversarial.gan_weight_at(s, 0.1, 1000) for s in (0, 500, 5000)] == [0, 0.05, 0.1]
+    with pytest.raises(ValueError, match="gan_weight"):
+        training.TrainConfig(gan_weight=1.5)
+    with pytest.raises(TypeError, match="Discriminator: x must be"):
+        D(np.zeros((4, 4)))
+
+
 def test_resume_refuses_a_different_architecture(tmp_path):
     training.train(tiny(steps=2), tmp_path, progress=False)
     with pytest.raises(ValueError, match="features"):

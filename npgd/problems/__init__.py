@@ -5,7 +5,8 @@
   NIfTI and fastMRI readers, BART ``.cfl`` files, random phantoms.
 - :mod:`npgd.problems.metrics`: SNR (the seeds' definition), PSNR, SSIM, NRMSE.
 - :mod:`npgd.problems.experiments`: methods side by side (tables, Fig. 3-style figures).
-- :mod:`npgd.problems.training`, :func:`pretrained` and the ``npgd`` console script
+- :mod:`npgd.problems.training` (with the optional LSGAN term of
+  :mod:`npgd.problems.adversarial`), :func:`pretrained` and the ``npgd`` console script
   (:mod:`npgd.problems.cli`) need the ``torch`` extra and are imported on first use.
 """
 

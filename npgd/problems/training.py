@@ -27,7 +27,7 @@ import torch
 
 from npgd import linops
 from npgd.priors.learned import ResNetProx
-from npgd.problems import data, experiments, metrics, mri
+from npgd.problems import adversarial, data, experiments, metrics, mri
 from npgd.solvers.unrolled import NeuralPGD
 
 __all__ = [
@@ -45,7 +45,11 @@ class TrainConfig:
     Defaults are the seeds' (MRI, Sec. 5.2): 10 copies × 1 residual block of 128 features,
     shared weights, (P2) with :math:`\\beta = 0.75`, Adam (momentum 0.9) at learning rate
     :math:`10^{-5}` halved every 10k steps, mini-batch 2, a fresh 5× variable-density mask
-    per sample.
+    per sample. ``gan_weight`` > 0 adds the companion seed's LSGAN term
+    (:mod:`npgd.problems.adversarial`): the generator loss becomes
+    :math:`(1 - w)\\,\\text{(P2)} + w\\,\\mathbb{E}[(1 - D(\\hat x))^2]` with :math:`w` ramped
+    from 0 to ``gan_weight`` over ``gan_warmup`` steps (the seed: 0.1 after ~1000), and a
+    :class:`~npgd.problems.adversarial.Discriminator` trained on (P1.1) alongside.
     """
 
     features: int = 128
@@ -68,6 +72,8 @@ class TrainConfig:
     seed: int = 0
     val_every: int = 500
     ckpt_every: int = 500
+    gan_weight: float = 0.0
+    gan_warmup: int = 1000
 
     def __post_init__(self) -> None:
         if self.shape is not None:
@@ -78,6 +84,12 @@ class TrainConfig:
             )
         if not 0 <= self.beta <= 1:
             raise ValueError(f"TrainConfig: beta must be in [0, 1], got {self.beta!r}")
+        if not 0 <= self.gan_weight < 1:
+            raise ValueError(f"TrainConfig: gan_weight must be in [0, 1), got {self.gan_weight!r}")
+        if isinstance(self.gan_warmup, bool) or not isinstance(self.gan_warmup, int) \
+                or self.gan_warmup < 0:
+            raise ValueError(f"TrainConfig: gan_warmup must be an int >= 0, got "
+                             f"{self.gan_warmup!r}")
         for name in ("steps", "batch_size", "val_every", "ckpt_every", "lr_halve_every"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -344,7 +356,10 @@ def train(
     end, and when the run is stopped by SIGINT/SIGTERM (finishing the step in flight first);
     ``model.pt`` (weights and config of the best validation SNR so far); ``history.json``.
     With ``resume=True`` an existing ``last.pt`` is continued (its config must match, except
-    ``steps``, which may be raised). Under ``torchrun`` each of the ``W`` processes takes
+    ``steps``, which may be raised). With ``gan_weight`` > 0 a discriminator and its own
+    Adam (same rate and schedule) are trained alongside and saved in ``last.pt``; every step
+    first updates the discriminator on (P1.1), then the network on the mixture (see
+    :class:`TrainConfig`). Under ``torchrun`` each of the ``W`` processes takes
     ``batch_size`` samples per step (global batch ``W·batch_size``) and DDP averages the
     gradients.
 
@@ -370,10 +385,16 @@ def train(
     net = build_model(config).to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr, betas=(0.9, 0.999))
     sched = torch.optim.lr_scheduler.StepLR(opt, config.lr_halve_every, gamma=0.5)
+    gan = config.gan_weight > 0
+    if gan:
+        disc = adversarial.Discriminator().to(dev)
+        opt_d = torch.optim.Adam(disc.parameters(), lr=config.lr, betas=(0.9, 0.999))
+        sched_d = torch.optim.lr_scheduler.StepLR(opt_d, config.lr_halve_every, gamma=0.5)
     step, history, best = 0, [], -math.inf
     if resume and (out / "last.pt").is_file():
         state = load_checkpoint(out / "last.pt")
-        old = dict(state["config"], steps=config.steps)
+        defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+        old = {**defaults, **state["config"], "steps": config.steps}  # older files lack fields
         new = dataclasses.asdict(config)
         diff = {k: (old[k], new[k]) for k in new if _norm(old.get(k)) != _norm(new[k])}
         if diff:
@@ -381,8 +402,15 @@ def train(
         net.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
+        if gan:
+            disc.load_state_dict(state["discriminator"])
+            opt_d.load_state_dict(state["d_optimizer"])
+            sched_d.load_state_dict(state["d_scheduler"])
         step, history, best = state["step"], state["history"], state["best_snr"]
     model = torch.nn.parallel.DistributedDataParallel(net) if dist else net
+    if gan:
+        disc_model = torch.nn.parallel.DistributedDataParallel(disc) if dist else disc
+        disc.train()
     net.train()
     amp = config.amp and dev.type == "cuda"
     stop = {"flag": False}
@@ -394,6 +422,8 @@ def train(
                 "format": FORMAT, "config": dataclasses.asdict(config), "step": step,
                 "model": net.state_dict(), "optimizer": opt.state_dict(),
                 "scheduler": sched.state_dict(), "history": history, "best_snr": best,
+                **({"discriminator": disc.state_dict(), "d_optimizer": opt_d.state_dict(),
+                    "d_scheduler": sched_d.state_dict()} if gan else {}),
             })
             tmp = out / "history.json.tmp"
             tmp.write_text(json.dumps(history, indent=1))
@@ -417,6 +447,19 @@ def train(
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
                 iterates = model(A, y, return_all=True)
             loss = p2_loss(A, y, x, iterates, config.beta)
+            if gan:
+                with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
+                    loss_d = adversarial.lsgan_d_loss(disc_model, x, iterates[-1])
+                opt_d.zero_grad(set_to_none=True)
+                loss_d.backward()
+                opt_d.step()
+                sched_d.step()
+                w = adversarial.gan_weight_at(step, config.gan_weight, config.gan_warmup)
+                # The generator's pass uses the bare module: no second DDP forward per step;
+                # the discriminator gradients it leaves are cleared before the next update.
+                with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
+                    adv = adversarial.lsgan_g_loss(disc, iterates[-1])
+                loss = (1 - w) * loss + w * adv
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
