@@ -48,9 +48,9 @@ class L1Wavelet(Prox):
     wavelet : str
         Orthogonal pywt wavelet. Default ``"db2"``: the 4-tap Daubechies filter, which BART's
         ``pics -R W`` (``dau2``, the seeds' CS-WV baseline) and Lustig's SparseMRI (there
-        called "Daubechies-4") use. Longer filters score lower on brain MRI at 5x: with cycle
-        spinning, on the embedded training slices, haar 32.2 / db2 29.0 / db3 27.7 /
-        db4 26.4 dB at each one's best lambda (docs/benchmarks.rst; haar approaches TV).
+        called "Daubechies-4") use. Longer filters score lower on brain MRI at 5x: on the
+        embedded test slices, with cycle spinning and each one's best lambda, haar 31.4 /
+        db2 29.9 / db4 27.1 dB (``benchmarks/cs_mri.py``; cycle-spun haar approaches TV).
     levels : int, optional
         Decomposition levels; default :func:`default_levels` (up to 3, coarsest scale >= 8 px).
     cycle_spin : bool
