@@ -235,7 +235,7 @@ def _fgp_neumann(x: Any, tau: float, p0: Any, iters: int) -> Any:
     g = xp.empty_like(u)
     sq = xp.empty_like(q)
     s2 = xp.empty_like(u)
-    inv = xp.empty(tuple(u.shape[:-1]) + (H * W,), dtype=u.dtype)
+    inv = xp.empty(tuple(u.shape[:-1]) + (H * W,), dtype=u.dtype, device=backend.device(x))
     t = 1.0
     for _ in range(iters):
         ry, rx = r[..., 0, :], r[..., 1, :]
