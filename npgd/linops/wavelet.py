@@ -55,10 +55,8 @@ def _wrap_rows(x: Any, left: int, right: int) -> Any:
         xp = backend.namespace(x)
         idx = np.arange(-left, n + right) % n
         return xp.take(x, xp.asarray(idx, device=backend.device(x)), axis=-2)
-    if not backend.has_ufuncs(x):  # Torch: cat keeps autograd and returns C order
-        return backend.namespace(x).concat([x[..., n - left :, :], x, x[..., :right, :]], axis=-2)
-    # NumPy/CuPy: fill a C-ordered result, even for a transposed x (concatenate would keep
-    # the transposed layout and push the filter bank off its fast path).
+    # Fill a fresh C-ordered array (NumPy's concatenate would keep a transposed x's layout and
+    # push the filter bank off its fast path; Torch records the slice writes for autograd).
     out = backend.namespace(x).empty(x.shape[:-2] + (n + left + right, x.shape[-1]),
                                      dtype=x.dtype, device=backend.device(x))
     out[..., :left, :] = x[..., n - left :, :]
