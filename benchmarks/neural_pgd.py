@@ -4,9 +4,9 @@ For a NeuralPGD of ``--iters`` copies x ``--blocks`` residual blocks of ``--feat
 (default: the shipped mri-brain-5x architecture; ``--features 128`` is the seeds' size) on
 192x160 complex images with 5x variable-density masks, this prints median wall-clock times
 of: inference (eval mode, no autograd) per slice and slices per second at each batch size;
-a training step of (P2) with Adam at ``--train-batch``. On CUDA it also runs bf16 autocast
-and ``torch.compile`` variants. Ratios are to the fp32 eager run of the same device, from the
-same process.
+a training step of (P2) with Adam at ``--train-batch``. It also runs bf16 autocast on CUDA
+and on CPUs with native bf16 (AVX512-BF16/AMX), and ``torch.compile`` on CUDA. Ratios are to
+the fp32 eager run of the same device, from the same process.
 
 Run:  python benchmarks/neural_pgd.py [--features 48] [--iters 10] [--batches 1 64] [--repeats 5]
 """
@@ -53,9 +53,11 @@ def main() -> None:
     for dev in devices:
         sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
         net = training.build_model(cfg).to(dev).eval()
+        bf16 = dev == "cuda" or training._cpu_has_bf16()
         variants = {"fp32": (net, False)}
-        if dev == "cuda":
+        if bf16:
             variants["bf16 autocast"] = (net, True)
+        if dev == "cuda":
             variants["bf16 compiled"] = (torch.compile(net), True)
         for batch in args.batches:
             A, y, _ = problem(batch, dev)
@@ -73,7 +75,7 @@ def main() -> None:
         net.train()
         opt = torch.optim.Adam(net.parameters(), 1e-4)
         A, y, x = problem(args.train_batch, dev)
-        for name, amp in [("fp32", False)] + ([("bf16 autocast", True)] if dev == "cuda" else []):
+        for name, amp in [("fp32", False)] + ([("bf16", True)] if bf16 else []):
             def step(amp=amp):
                 with torch.autocast(dev, torch.bfloat16, enabled=amp):
                     its = net(A, y, return_all=True)

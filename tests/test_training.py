@@ -98,6 +98,30 @@ def test_resume_refuses_a_different_architecture(tmp_path):
         training.train(tiny(features=8), tmp_path, resume=True, progress=False)
 
 
+def test_init_starts_from_given_weights(tmp_path):
+    """``init`` copies a checkpoint's weights into a fresh run (fresh optimizer); another
+    architecture or a missing file is a clear error."""
+    training.train(tiny(steps=2), tmp_path / "a", progress=False)
+    src = weights(tmp_path / "a" / "model.pt")
+    # a learning rate so small that one Adam step leaves every weight where it started
+    training.train(tiny(steps=1, lr=1e-30, init=str(tmp_path / "a" / "model.pt")),
+                   tmp_path / "b", progress=False)
+    state = training.load_checkpoint(tmp_path / "b" / "last.pt")
+    assert state["step"] == 1 and state["config"]["init"].endswith("model.pt")
+    for k, v in state["model"].items():
+        if "running" not in k and "num_batches" not in k:  # batch-norm statistics move
+            torch.testing.assert_close(v, src[k], rtol=0, atol=1e-12, msg=k)
+    with pytest.raises(ValueError, match=r"another architecture.*'features': \(4, 8\)"):
+        training.train(tiny(steps=1, features=8, init=str(tmp_path / "a" / "model.pt")),
+                       tmp_path / "c", progress=False)
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        training.train(tiny(steps=1, init=str(tmp_path / "nope.pt")), tmp_path / "d",
+                       progress=False)
+    with pytest.raises(ValueError, match="init='mri-brain-5x' has another architecture"):
+        training.train(tiny(steps=1, init="mri-brain-5x"), tmp_path / "e", progress=False)
+    assert isinstance(training._cpu_has_bf16(), bool)
+
+
 def test_checkpoint_errors_are_clear_and_run_no_code(tmp_path):
     cfg = tiny()
     good = tmp_path / "model.pt"
@@ -187,5 +211,8 @@ def test_shipped_model():
     masks = np.stack([mri.vd_mask(x.shape[1:], 5, seed=i) for i in range(2)])
     rows, _ = experiments.compare(x, masks, {"npgd": experiments.neural(net)})
     assert rows[1]["snr"] > rows[0]["snr"] + 3  # far better than zero-filled
+    # bf16 autocast for the convolutions only: the same quality to a few hundredths of a dB
+    amp, _ = experiments.compare(x, masks, {"npgd": experiments.neural(net, amp=True)})
+    assert abs(amp[1]["snr"] - rows[1]["snr"]) < 0.05
     with pytest.raises(ValueError, match="available"):
         problems.pretrained("nope")

@@ -22,16 +22,17 @@ def _methods(args: argparse.Namespace, net: Any, name: str) -> dict:
     if not args.no_classic:
         methods["CS-WV (db2)"] = lambda A, y: ex.cs_wv(A, y, wavelet="db2", iters=args.cs_iters)
         methods["CS-TV"] = lambda A, y: ex.cs_tv(A, y, iters=args.cs_iters)
-    methods[name] = ex.neural(net)
+    methods[name] = ex.neural(net, amp=args.amp)
     return methods
 
 
 def _load_net(args: argparse.Namespace) -> tuple[Any, str]:
     from npgd.problems import training, zoo
 
+    dev = args.device or "cpu"
     if args.checkpoint:
-        return training.load_model(args.checkpoint), f"NPGD ({Path(args.checkpoint).name})"
-    return zoo.pretrained(args.model), f"NPGD ({args.model})"
+        return training.load_model(args.checkpoint, dev), f"NPGD ({Path(args.checkpoint).name})"
+    return zoo.pretrained(args.model, dev), f"NPGD ({args.model})"
 
 
 def _run(args: argparse.Namespace, source: str) -> int:
@@ -94,6 +95,9 @@ def _add_eval_args(p: argparse.ArgumentParser, slices: int | None, out: str) -> 
     p.add_argument("--cs-iters", type=int, default=300, help="FISTA iterations for CS")
     p.add_argument("--no-classic", action="store_true", help="skip CS-WV and CS-TV")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--device", default=None, help="torch device of the network (default cpu)")
+    p.add_argument("--amp", action="store_true",
+                   help="run the network under bf16 autocast (GPUs, CPUs with native bf16)")
     p.add_argument("--out", default=out, help="folder for comparison.png and results.json")
 
 
@@ -118,6 +122,10 @@ def _parser() -> argparse.ArgumentParser:
         if f.type in ("bool", bool):
             t.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
                            help=f"(default {f.default})")
+        elif f.name == "init":
+            t.add_argument(flag, default=None, metavar="CHECKPOINT|MODEL",
+                           help="start from these weights (a model.pt/last.pt or a shipped "
+                           "model name; same architecture), with a fresh optimizer")
         elif f.name == "shape":
             t.add_argument(flag, type=int, nargs=2, default=None, metavar=("H", "W"),
                            help="crop/pad training images to H W (default: as read)")

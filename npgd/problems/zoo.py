@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
-__all__ = ["MODELS", "pretrained"]
+__all__ = ["MODELS", "checkpoint_state", "pretrained"]
 
 #: name -> (file in ``npgd/problems/models``, what it is)
 MODELS = {
@@ -33,10 +33,24 @@ def pretrained(name: str = "mri-brain-5x", map_location: Any = "cpu") -> Any:
     >>> net.iters, net.shared
     (10, True)
     """
+    from npgd.problems.training import model_from_state
+
+    return model_from_state(checkpoint_state(name, "pretrained"), name).to(map_location)
+
+
+def checkpoint_state(name: str, caller: str = "checkpoint_state") -> dict:
+    """The checkpoint dict (config, weights, validation figures) of the shipped model ``name``,
+    read with ``torch.load(weights_only=True)``.
+
+    Examples
+    --------
+    >>> checkpoint_state("mri-brain-5x")["config"]["features"] > 0
+    True
+    """
     if name not in MODELS:
-        raise ValueError(f"pretrained: unknown model {name!r}; available: {sorted(MODELS)}")
-    from npgd.problems.training import load_model
+        raise ValueError(f"{caller}: unknown model {name!r}; available: {sorted(MODELS)}")
+    from npgd.problems.training import load_checkpoint
 
     with resources.as_file(resources.files("npgd.problems").joinpath("models", MODELS[name][0])) \
             as path:
-        return load_model(path, map_location)
+        return load_checkpoint(path)
