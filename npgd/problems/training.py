@@ -368,8 +368,8 @@ def train(
     """Train a :class:`NeuralPGD` with (P2); write checkpoints to the folder ``out``.
 
     Adam (betas 0.9, 0.999) with the learning rate halved every ``lr_halve_every`` steps,
-    bf16 autocast (CUDA, bf16-capable CPUs) when ``amp``, validation SNR/SSIM on held-out *training-range*
-    slices every ``val_every`` steps. Files in ``out`` (rank 0 only, each written
+    bf16 autocast (CUDA, bf16-capable CPUs) when ``amp``, validation SNR/SSIM on held-out
+    *training-range* slices every ``val_every`` steps. Files in ``out`` (rank 0 only, each written
     atomically): ``last.pt`` (everything needed to resume) every ``ckpt_every`` steps, at the
     end, and when the run is stopped by SIGINT/SIGTERM (finishing the step in flight first);
     ``model.pt`` (weights and config of the best validation SNR so far); ``history.json``.
