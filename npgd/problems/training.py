@@ -453,7 +453,8 @@ def train(
     if progress and rank == 0:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=config.steps, initial=step, desc="train", dynamic_ncols=True)
+        bar = tqdm(total=config.steps, initial=step, desc="train (bf16)" if amp else "train",
+                   dynamic_ncols=True)
     val_data = _validation_data(d, config) if rank == 0 and len(d.val) else None
     t0, loss_avg = time.perf_counter(), None
     try:
