@@ -53,7 +53,7 @@ def main() -> None:
     for dev in devices:
         sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
         net = training.build_model(cfg).to(dev).eval()
-        bf16 = dev == "cuda" or training._cpu_has_bf16()
+        bf16 = training.native_bf16(dev)
         variants = {"fp32": (net, False)}
         if bf16:
             variants["bf16 autocast"] = (net, True)

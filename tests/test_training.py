@@ -119,7 +119,7 @@ def test_init_starts_from_given_weights(tmp_path):
                        progress=False)
     with pytest.raises(ValueError, match="init='mri-brain-5x' has another architecture"):
         training.train(tiny(steps=1, init="mri-brain-5x"), tmp_path / "e", progress=False)
-    assert isinstance(training._cpu_has_bf16(), bool)
+    assert isinstance(training.native_bf16("cpu"), bool)
 
 
 def test_checkpoint_errors_are_clear_and_run_no_code(tmp_path):
