@@ -11,7 +11,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from npgd.problems import training  # noqa: E402
+from npgd.problems import experiments, mri, training  # noqa: E402
 
 
 def tiny(**kw):
@@ -120,6 +120,29 @@ def test_init_starts_from_given_weights(tmp_path):
     with pytest.raises(ValueError, match="init='mri-brain-5x' has another architecture"):
         training.train(tiny(steps=1, init="mri-brain-5x"), tmp_path / "e", progress=False)
     assert isinstance(training.native_bf16("cpu"), bool)
+
+
+def test_init_unties_shared_weights(tmp_path):
+    """A shared-weights checkpoint starts an independent-weights run with every copy equal to
+    the shared proximal, so the untied network computes what the shared one did; the reverse
+    (independent -> shared) is an architecture error."""
+    training.train(tiny(steps=2), tmp_path / "a", progress=False)
+    shared = training.load_model(tmp_path / "a" / "model.pt")
+    cfg = tiny(steps=1, lr=1e-30, shared=False, init=str(tmp_path / "a" / "model.pt"))
+    untied = training.build_model(cfg)
+    training._load_init(untied, cfg)
+    untied.eval()
+    assert len(untied.prox) == shared.iters
+    n_shared = sum(p.numel() for p in shared.prox.parameters())
+    assert sum(p.numel() for p in untied.prox.parameters()) == shared.iters * n_shared
+    rng = np.random.default_rng(0)
+    A, y = mri.simulate(rng.random((2, 32, 24), dtype=np.float32), rng.random((2, 32, 24)) < 0.4)
+    np.testing.assert_allclose(experiments.neural(untied)(A, y),
+                               experiments.neural(shared)(A, y), rtol=1e-5, atol=1e-6)
+    training.train(cfg, tmp_path / "b", progress=False)  # and it trains
+    with pytest.raises(ValueError, match=r"'shared': \(False, True\)"):
+        training.train(tiny(steps=1, init=str(tmp_path / "b" / "model.pt")), tmp_path / "c",
+                       progress=False)
 
 
 def test_checkpoint_errors_are_clear_and_run_no_code(tmp_path):

@@ -52,7 +52,9 @@ class TrainConfig:
     :class:`~npgd.problems.adversarial.Discriminator` trained on (P1.1) alongside.
     ``init`` starts a fresh run from the weights of a checkpoint (a path to a ``model.pt`` or
     ``last.pt``) or of a shipped model (a name in :data:`npgd.problems.zoo.MODELS`) of the same
-    architecture, with a fresh optimizer and schedule: fine-tuning, or a second schedule. ``amp``
+    architecture, with a fresh optimizer and schedule: fine-tuning, or a second schedule; a
+    shared-weights checkpoint may also start a ``shared=False`` run, each copy from the shared
+    proximal (the companion seed's Table 1: independent copies gain about 1 dB). ``amp``
     runs the network under bf16 autocast on CUDA, and on CPUs with native bf16 (AVX512-BF16 or
     AMX), where it doubles the training speed; the loss and the data steps stay in float32.
     """
@@ -537,11 +539,17 @@ def _load_init(net: NeuralPGD, config: TrainConfig) -> None:
     state = zoo.checkpoint_state(src) if shipped else load_checkpoint(src)
     theirs = model_from_state(state, f"train: init={src!r}")  # checks keys and weights
     stored = _stored_config(state)
+    # shared -> independent is allowed: every copy starts from the shared proximal ("untying")
+    untie = stored["shared"] and not config.shared
     diff = {k: (stored[k], getattr(config, k)) for k in _ARCH
-            if _norm(stored[k]) != _norm(getattr(config, k))}
+            if _norm(stored[k]) != _norm(getattr(config, k)) and not (k == "shared" and untie)}
     if diff:
         raise ValueError(f"train: init={src!r} has another architecture (theirs, ours): {diff}")
-    net.load_state_dict(theirs.state_dict())
+    weights = theirs.state_dict()
+    if untie:
+        weights = {(f"prox.{t}.{k[5:]}" if k.startswith("prox.") else k): v
+                   for k, v in weights.items() for t in range(config.iters)}
+    net.load_state_dict(weights)
 
 
 def _stored_config(state: dict) -> dict:
