@@ -1,7 +1,8 @@
 """Neural PGD speed: inference slices/s at batch 1 and 64, and training steps/s, CPU and GPU.
 
 For a NeuralPGD of ``--iters`` copies x ``--blocks`` residual blocks of ``--features`` maps
-(default: the shipped mri-brain-5x architecture; ``--features 128`` is the seeds' size) on
+(default: the shipped mri-brain-5x size, with shared weights: its independent copies run
+the same convolutions in the same time; ``--features 128`` is the seeds' size) on
 192x160 complex images with 5x variable-density masks, this prints median wall-clock times
 of: inference (eval mode, no autograd) per slice and slices per second at each batch size;
 a training step of (P2) with Adam at ``--train-batch``. It also runs bf16 autocast on CUDA

@@ -11,9 +11,10 @@ __all__ = ["MODELS", "checkpoint_state", "pretrained"]
 MODELS = {
     "mri-brain-5x": (
         "mri-brain-5x.pt",
-        "NeuralPGD, 10 shared copies x 1 residual block (48 features), trained on CPU (2.2 h, "
-        "two stages) on the embedded ch2better training slices (MNI z < +10 mm) with fresh 5x "
-        "variable-density masks; see npgd/problems/models/README.md",
+        "NeuralPGD, 10 independent copies x 1 residual block (48 features), trained on CPU "
+        "(3.7 h, three stages: shared weights, then untied) on the embedded ch2better training "
+        "slices (MNI z < +10 mm) with fresh 5x variable-density masks; see "
+        "npgd/problems/models/README.md",
     ),
 }
 
@@ -31,7 +32,7 @@ def pretrained(name: str = "mri-brain-5x", map_location: Any = "cpu") -> Any:
     >>> from npgd import problems
     >>> net = problems.pretrained("mri-brain-5x")
     >>> net.iters, net.shared
-    (10, True)
+    (10, False)
     """
     from npgd.problems.training import model_from_state
 
