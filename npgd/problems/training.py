@@ -545,11 +545,12 @@ def _load_init(net: NeuralPGD, config: TrainConfig) -> None:
             if _norm(stored[k]) != _norm(getattr(config, k)) and not (k == "shared" and untie)}
     if diff:
         raise ValueError(f"train: init={src!r} has another architecture (theirs, ours): {diff}")
-    weights = theirs.state_dict()
-    if untie:
-        weights = {(f"prox.{t}.{k[5:]}" if k.startswith("prox.") else k): v
-                   for k, v in weights.items() for t in range(config.iters)}
-    net.load_state_dict(weights)
+    def ours(key: str) -> list[str]:  # where a key of theirs goes: "prox.*" to every copy
+        if untie and key.startswith("prox."):
+            return [f"prox.{t}.{key[5:]}" for t in range(config.iters)]
+        return [key]
+
+    net.load_state_dict({k2: v for k, v in theirs.state_dict().items() for k2 in ours(k)})
 
 
 def _stored_config(state: dict) -> dict:
