@@ -125,7 +125,8 @@ def _parser() -> argparse.ArgumentParser:
         elif f.name == "init":
             t.add_argument(flag, default=None, metavar="CHECKPOINT|MODEL",
                            help="start from these weights (a model.pt/last.pt or a shipped "
-                           "model name; same architecture), with a fresh optimizer")
+                           "model name; same architecture, or a shared-weights one to untie "
+                           "with --no-shared), with a fresh optimizer")
         elif f.name == "shape":
             t.add_argument(flag, type=int, nargs=2, default=None, metavar=("H", "W"),
                            help="crop/pad training images to H W (default: as read)")

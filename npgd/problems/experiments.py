@@ -84,7 +84,7 @@ def neural(net: Any, batch: int = 16, amp: bool = False) -> Callable:
 
     ``amp=True`` runs the network's convolutions under bf16 autocast (the data steps stay
     float32): about 2-3x faster on GPUs and on CPUs with native bf16; on the shipped model it
-    changed the mean test SNR by 0.002 dB.
+    changed the mean SNR of the 66 test slices by 0.02 dB (37.79 to 37.77).
 
     Examples
     --------

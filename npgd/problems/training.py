@@ -545,6 +545,7 @@ def _load_init(net: NeuralPGD, config: TrainConfig) -> None:
             if _norm(stored[k]) != _norm(getattr(config, k)) and not (k == "shared" and untie)}
     if diff:
         raise ValueError(f"train: init={src!r} has another architecture (theirs, ours): {diff}")
+
     def ours(key: str) -> list[str]:  # where a key of theirs goes: "prox.*" to every copy
         if untie and key.startswith("prox."):
             return [f"prox.{t}.{key[5:]}" for t in range(config.iters)]
