@@ -7,6 +7,8 @@ CLI check arguments, write files and fit shapes the same way.
 
 from __future__ import annotations
 
+import json
+import math
 import numbers
 import os
 import tempfile
@@ -16,7 +18,16 @@ from typing import IO, Any
 
 import numpy as np
 
-__all__ = ["atomic_write", "check_int", "check_positive_float", "crop_or_pad"]
+__all__ = ["DataError", "UsageError", "atomic_write", "check_int", "check_positive_float",
+           "crop_or_pad", "strict_json"]
+
+
+class UsageError(ValueError):
+    """A bad argument or option: the command line ends with exit status 2."""
+
+
+class DataError(ValueError):
+    """Unusable input data (missing, truncated, empty, NaN, wrong rank): exit status 1."""
 
 
 def check_int(where: str, name: str, value: Any, minimum: int = 1,
@@ -140,3 +151,32 @@ def crop_or_pad(x: Any, shape: tuple[int, ...]) -> Any:
         dst.append(slice(d, d + c))
     out[(..., *dst)] = x[(..., *src)]
     return out
+
+
+def strict_json(obj: Any, indent: int | None = 1) -> str:
+    """``obj`` as strict JSON (RFC 8259): NumPy scalars and arrays become numbers and lists,
+    and a non-finite float becomes ``null`` instead of the ``NaN``/``Infinity`` tokens that
+    ``json.dumps`` writes by default and strict parsers reject. Callers that can produce a
+    non-finite value store the reason next to it.
+
+    Examples
+    --------
+    >>> strict_json({"snr": float("nan"), "n": np.int64(3), "v": np.array([1.5, np.inf])},
+    ...             indent=None)
+    '{"snr": null, "n": 3, "v": [1.5, null]}'
+    """
+
+    def clean(v: Any) -> Any:
+        if isinstance(v, dict):
+            return {str(k): clean(u) for k, u in v.items()}
+        if isinstance(v, list | tuple):
+            return [clean(u) for u in v]
+        if isinstance(v, np.ndarray):
+            return clean(v.tolist())
+        if isinstance(v, np.generic):
+            v = v.item()
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        return v
+
+    return json.dumps(clean(obj), indent=indent, allow_nan=False)
