@@ -109,8 +109,8 @@ def test_dottest_catches_a_wrong_adjoint(data, batch):
         def _apply(self, x):
             return A(x)
 
-        def _adjoint(self):
-            return 1j * A.H
+        def _apply_adjoint(self, y):
+            return 1j * A.H(y)
 
     with pytest.raises(AssertionError, match="dottest failed"):
         linops.dottest(Broken(), batch, "complex128", rng=2)

@@ -16,8 +16,8 @@ batch axes, on the input's backend and device and in its precision.
 =====================  ===================================================================
 """
 
-from npgd.linops.base import Compose, LinearOperator, Scaled, Sum
-from npgd.linops.basic import Diagonal, Identity
+from npgd.linops.base import Compose, Identity, LinearOperator, Scaled, Sum
+from npgd.linops.basic import Diagonal
 from npgd.linops.dottest import dottest
 from npgd.linops.finite_difference import FiniteDifference
 from npgd.linops.fourier import FFT2, MaskedFFT

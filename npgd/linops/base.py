@@ -1,29 +1,88 @@
-"""The linear operator base class and its algebra (composition, sum, scaling, adjoint)."""
+"""The linear operator base class and its algebra (adjoint, normal, composition, sum, scaling).
+
+A subclass writes the forward map ``_apply`` and the adjoint map ``_apply_adjoint`` (as
+PyLops' ``_matvec``/``_rmatvec``); the base class builds ``A.H`` and ``A.N`` from them. Two
+class flags replace hand-written adjoint and normal objects: ``self_adjoint`` (``A.H is A``)
+and ``unitary`` (``A.N`` is the identity). ``_normal`` is overridden only where a fused
+:math:`A^H A` is faster than the two passes (``MaskedFFT``).
+"""
 
 from __future__ import annotations
 
 import numbers
 from typing import Any
 
-from npgd import backend
+import numpy as np
 
-__all__ = ["LinearOperator", "Compose", "Sum", "Scaled"]
+from npgd import backend
+from npgd._util import check_int
+
+__all__ = ["LinearOperator", "Identity", "Compose", "Sum", "Scaled", "as_shape", "broadcasts_to",
+           "check_batch"]
 
 Shape = tuple[int, ...]
 
 
 def as_shape(shape: Any, arg: str = "shape", where: str = "") -> Shape:
-    """Validate a shape argument: a tuple of positive ints."""
+    """Validate a shape argument: a tuple of positive ints.
+
+    Examples
+    --------
+    >>> as_shape([4, 3])
+    (4, 3)
+    >>> as_shape((4, 0), "shape", "FFT2")
+    Traceback (most recent call last):
+    ValueError: FFT2: shape must be a tuple of positive ints, got (4, 0)
+    """
     prefix = f"{where}: " if where else ""
     try:
-        out = tuple(int(s) for s in shape)
+        items = tuple(shape)
     except TypeError:
         raise TypeError(f"{prefix}{arg} must be a tuple of ints, got {shape!r}") from None
-    if any(s < 1 for s in out) or any(
-        isinstance(s, bool) or not isinstance(s, numbers.Integral) for s in shape
-    ):
-        raise ValueError(f"{prefix}{arg} must be a tuple of positive ints, got {shape!r}")
-    return out
+    try:
+        return tuple(check_int(where, arg, s) for s in items)
+    except ValueError:
+        raise ValueError(f"{prefix}{arg} must be a tuple of positive ints, got {shape!r}") from None
+
+
+def broadcasts_to(shape: Shape, target: Shape) -> bool:
+    """True when an array of ``shape`` broadcasts to ``target`` without enlarging it.
+
+    Examples
+    --------
+    >>> broadcasts_to((1, 3), (2, 3)), broadcasts_to((2, 3), (3,))
+    (True, False)
+    """
+    try:
+        return np.broadcast_shapes(tuple(shape), tuple(target)) == tuple(target)
+    except ValueError:
+        return False
+
+
+def check_batch(held_batch: Shape, x: Any, core: int, held: str, where: Any) -> None:
+    """Check that an operator's per-sample data (leading axes ``held_batch`` of a mask or of
+    weights) broadcast against the batch axes of ``x`` (all but its last ``core`` axes)
+    without enlarging them.
+
+    A batch of masks applied to one image would silently return a batch; a batch of 3 masks
+    against 2 images would fail deep inside NumPy. Both are a ValueError naming both shapes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_batch((2,), np.zeros((2, 4, 4)), 2, "mask", "MaskedFFT")
+    >>> check_batch((2,), np.zeros((4, 4)), 2, "mask", "MaskedFFT")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: MaskedFFT: the mask's batch axes (2,) must broadcast against ... (4, 4))
+    """
+    if not held_batch:
+        return
+    batch = tuple(x.shape[: max(len(x.shape) - core, 0)])
+    if not broadcasts_to(held_batch, batch):
+        raise ValueError(
+            f"{where}: the {held}'s batch axes {held_batch} must broadcast against the input's "
+            f"batch axes {batch} without enlarging them (input of shape {tuple(x.shape)})"
+        )
 
 
 class LinearOperator:
@@ -41,8 +100,16 @@ class LinearOperator:
 
     Shapes are checked when an expression is built and when it is applied.
 
-    Subclasses implement ``_apply(x)`` (``x`` already checked) and ``_adjoint()`` (returning
-    the adjoint operator); they may override ``_normal()``.
+    A subclass calls ``super().__init__(ishape, oshape)`` and implements ``_apply(x)`` and
+    ``_apply_adjoint(y)`` (inputs already checked; leading batch axes allowed). Class flags
+    describe structure the base class then uses:
+
+    - ``self_adjoint = True``: :math:`A^H = A`, ``A.H is A`` and ``_apply_adjoint`` need not
+      be written;
+    - ``unitary = True`` (square operators): :math:`A^H A = A A^H = I`, so ``A.N`` and
+      ``A.H.N`` are :class:`Identity`.
+
+    ``_normal()`` may return a faster operator for :math:`A^H A` than ``A.H @ A``.
 
     Examples
     --------
@@ -51,12 +118,32 @@ class LinearOperator:
     >>> A = 2 * linops.Identity((4, 4)) - linops.Diagonal(np.full((4, 4), 0.5))
     >>> A(np.ones((3, 4, 4))).shape, float(A(np.ones((4, 4)))[0, 0])
     ((3, 4, 4), 1.5)
+
+    An operator of your own, the reversal of a vector (its own adjoint):
+
+    >>> class Flip(linops.LinearOperator):
+    ...     self_adjoint = True
+    ...     def __init__(self, n):
+    ...         super().__init__((n,), (n,))
+    ...     def _apply(self, x):
+    ...         return x[..., ::-1]
+    >>> F = Flip(3)
+    >>> F.H is F, F.N(np.arange(3.0)), linops.dottest(F) < 1e-12
+    (True, array([0., 1., 2.]), True)
     """
+
+    self_adjoint: bool = False
+    unitary: bool = False
 
     def __init__(self, ishape: Shape, oshape: Shape):
         name = type(self).__name__
         self.ishape = as_shape(ishape, "ishape", name)
         self.oshape = as_shape(oshape, "oshape", name)
+        if (self.unitary or self.self_adjoint) and self.ishape != self.oshape:
+            raise ValueError(
+                f"{name}: a unitary or self-adjoint operator is square, got ishape "
+                f"{self.ishape} and oshape {self.oshape}"
+            )
         self._H: LinearOperator | None = None
         self._N: LinearOperator | None = None
 
@@ -76,27 +163,32 @@ class LinearOperator:
             )
 
     def _apply(self, x: Any) -> Any:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement _apply")
 
-    def _adjoint(self) -> LinearOperator:
-        raise NotImplementedError
+    def _apply_adjoint(self, y: Any) -> Any:
+        if self.self_adjoint:
+            return self._apply(y)
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement _apply_adjoint (or set self_adjoint = True)"
+        )
 
     def _normal(self) -> LinearOperator:
         return Compose(self.H, self)
 
     @property
     def H(self) -> LinearOperator:  # noqa: N802 (the conventional name)
-        """The adjoint operator :math:`A^H` (built once, cached)."""
+        """The adjoint operator :math:`A^H` (``A`` itself when self-adjoint; built once)."""
+        if self.self_adjoint:
+            return self
         if self._H is None:
-            self._H = self._adjoint()
-            self._H._H = self
+            self._H = _Adjoint(self)
         return self._H
 
     @property
     def N(self) -> LinearOperator:  # noqa: N802
-        """The normal operator :math:`A^H A` (built once, cached)."""
+        """The normal operator :math:`A^H A` (the identity when unitary; built once)."""
         if self._N is None:
-            self._N = self._normal()
+            self._N = Identity(self.ishape) if self.unitary else self._normal()
         return self._N
 
     # -- algebra ----------------------------------------------------------------------------
@@ -129,6 +221,52 @@ class LinearOperator:
         return f"{type(self).__name__}({self.ishape} -> {self.oshape})"
 
 
+class _Adjoint(LinearOperator):
+    """:math:`A^H`, built by ``A.H``: the forward and adjoint maps of ``A`` swapped."""
+
+    def __init__(self, A: LinearOperator):
+        self.A = A
+        self.unitary = A.unitary
+        super().__init__(A.oshape, A.ishape)
+        self._H = A
+
+    def _apply(self, y: Any) -> Any:
+        return self.A._apply_adjoint(y)
+
+    def _apply_adjoint(self, x: Any) -> Any:
+        return self.A._apply(x)
+
+    def __repr__(self) -> str:
+        return f"{self.A!r}.H"
+
+
+class Identity(LinearOperator):
+    """The identity :math:`I x = x` on arrays of trailing shape ``shape``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npgd.linops import Identity
+    >>> I = Identity((2, 3))
+    >>> x = np.ones((5, 2, 3))
+    >>> bool((I(x) == x).all()) and I.H is I
+    True
+    """
+
+    self_adjoint = True
+    unitary = True
+
+    def __init__(self, shape: Shape):
+        shape = as_shape(shape, "shape", "Identity")
+        super().__init__(shape, shape)
+
+    def _apply(self, x: Any) -> Any:
+        return x
+
+    def __repr__(self) -> str:
+        return f"Identity({self.ishape})"
+
+
 class Compose(LinearOperator):
     """Composition :math:`(AB)x = A(Bx)`, adjoint :math:`B^H A^H`; built by ``A @ B``.
 
@@ -148,13 +286,14 @@ class Compose(LinearOperator):
                 f"must equal the right operator's oshape {B.oshape}"
             )
         self.A, self.B = A, B
+        self.unitary = A.unitary and B.unitary
         super().__init__(B.ishape, A.oshape)
 
     def _apply(self, x: Any) -> Any:
         return self.A._apply(self.B._apply(x))
 
-    def _adjoint(self) -> LinearOperator:
-        return Compose(self.B.H, self.A.H)
+    def _apply_adjoint(self, y: Any) -> Any:
+        return self.B._apply_adjoint(self.A._apply_adjoint(y))
 
     def __repr__(self) -> str:
         return f"({self.A!r} @ {self.B!r})"
@@ -180,13 +319,14 @@ class Sum(LinearOperator):
                 f"({A.ishape} -> {A.oshape} vs {B.ishape} -> {B.oshape})"
             )
         self.A, self.B = A, B
+        self.self_adjoint = A.self_adjoint and B.self_adjoint
         super().__init__(A.ishape, A.oshape)
 
     def _apply(self, x: Any) -> Any:
         return self.A._apply(x) + self.B._apply(x)
 
-    def _adjoint(self) -> LinearOperator:
-        return Sum(self.A.H, self.B.H)
+    def _apply_adjoint(self, y: Any) -> Any:
+        return self.A._apply_adjoint(y) + self.B._apply_adjoint(y)
 
     def __repr__(self) -> str:
         return f"({self.A!r} + {self.B!r})"
@@ -209,13 +349,14 @@ class Scaled(LinearOperator):
 
     def __init__(self, c: numbers.Number, A: LinearOperator):
         self.c, self.A = c, A
+        self.self_adjoint = A.self_adjoint and c.imag == 0
         super().__init__(A.ishape, A.oshape)
 
     def _apply(self, x: Any) -> Any:
         return self.c * self.A._apply(x)
 
-    def _adjoint(self) -> LinearOperator:
-        return Scaled(self.c.conjugate(), self.A.H)
+    def _apply_adjoint(self, y: Any) -> Any:
+        return self.c.conjugate() * self.A._apply_adjoint(y)
 
     def _normal(self) -> LinearOperator:
         return Scaled(abs(self.c) ** 2, self.A.N)

@@ -1,4 +1,4 @@
-"""Identity and elementwise (diagonal) operators."""
+"""Elementwise (diagonal) operators, and the check of the arrays operators hold."""
 
 from __future__ import annotations
 
@@ -7,37 +7,9 @@ from typing import Any
 import numpy as np
 
 from npgd import backend
-from npgd.linops.base import LinearOperator, Shape, as_shape
+from npgd.linops.base import LinearOperator, Shape, as_shape, broadcasts_to, check_batch
 
-__all__ = ["Identity", "Diagonal"]
-
-
-class Identity(LinearOperator):
-    """The identity :math:`I x = x` on arrays of trailing shape ``shape``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from npgd.linops import Identity
-    >>> I = Identity((2, 3))
-    >>> x = np.ones((5, 2, 3))
-    >>> bool((I(x) == x).all()) and I.H is I
-    True
-    """
-
-    def __init__(self, shape: Shape):
-        shape = as_shape(shape, "shape", "Identity")
-        super().__init__(shape, shape)
-        self._H = self
-
-    def _apply(self, x: Any) -> Any:
-        return x
-
-    def _adjoint(self) -> LinearOperator:
-        return self
-
-    def _normal(self) -> LinearOperator:
-        return self
+__all__ = ["Diagonal", "check_finite_weights"]
 
 
 def check_finite_weights(w: Any, arg: str, where: str) -> tuple[Any, np.ndarray]:
@@ -84,43 +56,24 @@ class Diagonal(LinearOperator):
         weights, wn = check_finite_weights(weights, "weights", "Diagonal")
         shape = tuple(wn.shape) if shape is None else as_shape(shape, "shape", "Diagonal")
         tail = wn.shape[-len(shape) :] if wn.ndim >= len(shape) else wn.shape
-        try:
-            fits = np.broadcast_shapes(tail, shape) == shape
-        except ValueError:
-            fits = False
-        if not fits:
+        if not broadcasts_to(tail, shape):
             raise ValueError(
                 f"Diagonal: weights of shape {wn.shape} must broadcast to shape {shape} "
                 "in their trailing axes"
             )
         self.weights = backend.Held(weights)
+        self._held_batch = tuple(wn.shape[: max(wn.ndim - len(shape), 0)])
+        self.self_adjoint = not self.weights.complex
         super().__init__(shape, shape)
 
     def _apply(self, x: Any) -> Any:
+        check_batch(self._held_batch, x, len(self.ishape), "weights", self)
         return self.weights.like(x) * x
 
-    def _adjoint(self) -> LinearOperator:
-        if not self.weights.complex:
-            return self
-        return _ConjDiagonal(self)
+    def _apply_adjoint(self, y: Any) -> Any:
+        check_batch(self._held_batch, y, len(self.ishape), "weights", self)
+        w = self.weights.like(y)
+        return (backend.namespace(w).conj(w) if self.weights.complex else w) * y
 
     def __repr__(self) -> str:
         return f"Diagonal({self.ishape})"
-
-
-class _ConjDiagonal(LinearOperator):
-    """The adjoint of a complex :class:`Diagonal`: :math:`\\bar w \\odot y`."""
-
-    def __init__(self, D: Diagonal):
-        self.D = D
-        super().__init__(D.ishape, D.oshape)
-
-    def _apply(self, x: Any) -> Any:
-        xp = backend.namespace(x)
-        return xp.conj(self.D.weights.like(x)) * x
-
-    def _adjoint(self) -> LinearOperator:
-        return self.D
-
-    def __repr__(self) -> str:
-        return f"Diagonal({self.ishape}).H"

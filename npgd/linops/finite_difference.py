@@ -51,20 +51,7 @@ class FiniteDifference(LinearOperator):
             dx = xp.concat([x[..., 1:] - x[..., :-1], xp.zeros_like(x[..., :1])], axis=-1)
         return xp.stack([dy, dx], axis=-3)
 
-    def _adjoint(self) -> LinearOperator:
-        return _NegDivergence(self)
-
-    def __repr__(self) -> str:
-        return f"FiniteDifference({self.ishape}, boundary={self.boundary!r})"
-
-
-class _NegDivergence(LinearOperator):
-    def __init__(self, D: FiniteDifference):
-        self.boundary = D.boundary
-        super().__init__(D.oshape, D.ishape)
-        self._H = D
-
-    def _apply(self, p: Any) -> Any:
+    def _apply_adjoint(self, p: Any) -> Any:
         xp = backend.namespace(p)
         py, px = p[..., 0, :, :], p[..., 1, :, :]
         if self.boundary == "periodic":
@@ -79,4 +66,4 @@ class _NegDivergence(LinearOperator):
         )
 
     def __repr__(self) -> str:
-        return f"FiniteDifference({self.oshape[1:]}, boundary={self.boundary!r}).H"
+        return f"FiniteDifference({self.ishape}, boundary={self.boundary!r})"

@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 
 from npgd import backend
-from npgd.linops.base import LinearOperator, Shape, as_shape
-from npgd.linops.basic import Identity, check_finite_weights
+from npgd.linops.base import LinearOperator, Shape, as_shape, check_batch
+from npgd.linops.basic import check_finite_weights
 
 __all__ = ["FFT2", "MaskedFFT"]
 
@@ -40,6 +40,8 @@ class FFT2(LinearOperator):
     (4.0, 0.0)
     """
 
+    unitary = True
+
     def __init__(self, shape: Shape):
         shape = _check_2d(shape, "FFT2")
         super().__init__(shape, shape)
@@ -47,29 +49,11 @@ class FFT2(LinearOperator):
     def _apply(self, x: Any) -> Any:
         return backend.fft2c(x)
 
-    def _adjoint(self) -> LinearOperator:
-        return _IFFT2(self)
-
-    def _normal(self) -> LinearOperator:
-        return Identity(self.ishape)
+    def _apply_adjoint(self, y: Any) -> Any:
+        return backend.ifft2c(y)
 
     def __repr__(self) -> str:
         return f"FFT2({self.ishape})"
-
-
-class _IFFT2(LinearOperator):
-    def __init__(self, F: FFT2):
-        super().__init__(F.oshape, F.ishape)
-        self._H = F
-
-    def _apply(self, x: Any) -> Any:
-        return backend.ifft2c(x)
-
-    def _normal(self) -> LinearOperator:
-        return Identity(self.ishape)
-
-    def __repr__(self) -> str:
-        return f"FFT2({self.ishape}).H"
 
 
 class MaskedFFT(LinearOperator):
@@ -109,10 +93,15 @@ class MaskedFFT(LinearOperator):
         super().__init__(shape, shape)
 
     def _apply(self, x: Any) -> Any:
+        self._check_batch(x)
         return self.mask.like(x) * backend.fft2c(x)
 
-    def _adjoint(self) -> LinearOperator:
-        return _MaskedIFFT(self)
+    def _apply_adjoint(self, y: Any) -> Any:
+        self._check_batch(y)
+        return backend.ifft2c(self.mask.like(y) * y)
+
+    def _check_batch(self, x: Any) -> None:
+        check_batch(self.mask_shape[:-2], x, 2, "mask", self)
 
     def _normal(self) -> LinearOperator:
         return _MaskedNormal(self)
@@ -125,30 +114,17 @@ class _MaskedNormal(LinearOperator):
     """:math:`A^H A = F^H M^2 F` in one pass: a circular convolution, so the centring shifts
     drop out and the squared mask is applied in uncentred k-space (``backend.fft2c_normal``)."""
 
+    self_adjoint = True
+
     def __init__(self, A: MaskedFFT):
+        self.A = A
         super().__init__(A.ishape, A.ishape)
         m = A.mask.numpy().astype(np.float64)
         self.weights = backend.Held(np.fft.ifftshift(m * m, axes=(-2, -1)))
-        self._H = self
 
     def _apply(self, x: Any) -> Any:
+        self.A._check_batch(x)
         return backend.fft2c_normal(x, self.weights.like(x))
-
-    def _adjoint(self) -> LinearOperator:
-        return self
 
     def __repr__(self) -> str:
         return f"MaskedFFT({self.ishape}).N"
-
-
-class _MaskedIFFT(LinearOperator):
-    def __init__(self, A: MaskedFFT):
-        self.A = A
-        super().__init__(A.oshape, A.ishape)
-        self._H = A
-
-    def _apply(self, y: Any) -> Any:
-        return backend.ifft2c(self.A.mask.like(y) * y)
-
-    def __repr__(self) -> str:
-        return f"MaskedFFT({self.ishape}).H"

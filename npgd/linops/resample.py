@@ -56,25 +56,12 @@ class Downsample(LinearOperator):
         blocks = xp.reshape(x, tuple(x.shape[:-2]) + (h, fy, w, fx))
         return xp.mean(blocks, axis=(-3, -1))
 
-    def _adjoint(self) -> LinearOperator:
-        return _Upsample(self)
-
-    def __repr__(self) -> str:
-        return f"Downsample({self.ishape}, factor={self.factor})"
-
-
-class _Upsample(LinearOperator):
-    def __init__(self, S: Downsample):
-        self.S = S
-        super().__init__(S.oshape, S.ishape)
-        self._H = S
-
-    def _apply(self, y: Any) -> Any:
+    def _apply_adjoint(self, y: Any) -> Any:
         xp = backend.namespace(y)
-        (h, w), (fy, fx) = self.ishape, self.S.factor
+        (h, w), (fy, fx) = self.oshape, self.factor
         batch = tuple(y.shape[:-2])
         spread = xp.broadcast_to(y[..., :, None, :, None], batch + (h, fy, w, fx))
         return xp.reshape(spread, batch + (h * fy, w * fx)) / (fy * fx)
 
     def __repr__(self) -> str:
-        return f"Downsample({self.oshape}, factor={self.S.factor}).H"
+        return f"Downsample({self.ishape}, factor={self.factor})"

@@ -9,7 +9,6 @@ import pywt
 
 from npgd import backend
 from npgd.linops.base import LinearOperator, Shape, as_shape
-from npgd.linops.basic import Identity
 
 __all__ = ["Wavelet"]
 
@@ -98,6 +97,8 @@ class Wavelet(LinearOperator):
     (True, True)
     """
 
+    unitary = True
+
     def __init__(self, shape: Shape, wavelet: str = "db4", levels: int = 3):
         shape = as_shape(shape, "shape", "Wavelet")
         if len(shape) != 2:
@@ -152,7 +153,7 @@ class Wavelet(LinearOperator):
             cur = out[..., : h // 2, : w // 2]
         return out
 
-    def _inverse(self, c: Any) -> Any:
+    def _apply_adjoint(self, c: Any) -> Any:
         xp = backend.namespace(c)
         G, (left, right) = self._G.like(c, complex_=False), self._spad
         H, W = self.ishape
@@ -173,27 +174,5 @@ class Wavelet(LinearOperator):
             h, w = 2 * h, 2 * w
         return approx
 
-    def _adjoint(self) -> LinearOperator:
-        return _InverseWavelet(self)
-
-    def _normal(self) -> LinearOperator:
-        return Identity(self.ishape)
-
     def __repr__(self) -> str:
         return f"Wavelet({self.ishape}, {self.wavelet!r}, levels={self.levels})"
-
-
-class _InverseWavelet(LinearOperator):
-    def __init__(self, W: Wavelet):
-        self.W = W
-        super().__init__(W.oshape, W.ishape)
-        self._H = W
-
-    def _apply(self, c: Any) -> Any:
-        return self.W._inverse(c)
-
-    def _normal(self) -> LinearOperator:
-        return Identity(self.ishape)
-
-    def __repr__(self) -> str:
-        return f"{self.W!r}.H"
