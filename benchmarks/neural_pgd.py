@@ -20,8 +20,8 @@ import numpy as np
 import torch
 from _timing import median_seconds
 
-from npgd import linops
-from npgd.problems import mri, training
+from npgd import linops, models, train
+from npgd.problems import mri
 
 
 def problem(batch: int, device: str):
@@ -45,7 +45,7 @@ def main() -> None:
     args = p.parse_args()
     if args.cpu_threads:
         torch.set_num_threads(args.cpu_threads)
-    cfg = training.TrainConfig(features=args.features, blocks=args.blocks, iters=args.iters)
+    cfg = train.TrainConfig(features=args.features, blocks=args.blocks, iters=args.iters)
     print(f"NeuralPGD {args.iters} copies x {args.blocks} RB x {args.features} features, "
           f"192x160 complex64, torch {torch.__version__}, CPU threads {torch.get_num_threads()}")
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -53,8 +53,8 @@ def main() -> None:
           f"{'vs fp32':>8s}")
     for dev in devices:
         sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
-        net = training.build_model(cfg).to(dev).eval()
-        bf16 = training.native_bf16(dev)
+        net = models.build_model(cfg).to(dev).eval()
+        bf16 = train.native_bf16(dev)
         variants = {"fp32": (net, False)}
         if bf16:
             variants["bf16 autocast"] = (net, True)
@@ -80,7 +80,7 @@ def main() -> None:
             def step(amp=amp):
                 with torch.autocast(dev, torch.bfloat16, enabled=amp):
                     its = net(A, y, return_all=True)
-                loss = training.p2_loss(A, y, x, its)
+                loss = train.p2_loss(A, y, x, its)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()

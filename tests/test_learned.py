@@ -6,7 +6,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from npgd import linops, priors, solvers  # noqa: E402
-from npgd.problems import training  # noqa: E402
+from npgd.train import losses  # noqa: E402
 
 H, W = 16, 12
 
@@ -35,7 +35,7 @@ def perturb(n):
 def test_gradients_reach_step_and_every_weight():
     A, y, x = problem()
     n = perturb(net(shared=False))
-    training.p2_loss(A, y, x, n(A, y, return_all=True)).backward()
+    losses.p2_loss(A, y, x, n(A, y, return_all=True)).backward()
     for name, p in n.named_parameters():
         assert p.grad is not None and torch.isfinite(p.grad).all(), name
         if not name.endswith(".bias"):
@@ -132,5 +132,5 @@ def test_p2_loss_by_hand():
         fit = sum(sum(abs(complex(v)) ** 2 for v in (y[i] - A(its[t])[i]).flatten())
                   for t in range(4))
         hand += (beta * img + (1 - beta) * fit) / (H * W)
-    got = training.p2_loss(A, y, x, its, beta)
+    got = losses.p2_loss(A, y, x, its, beta)
     assert abs(float(got) - hand / 3) < 1e-4 * hand / 3

@@ -3,26 +3,32 @@
 - :mod:`npgd.problems.mri`: variable-density and line masks, measurement simulation.
 - :mod:`npgd.problems.data`: the embedded ch2better brain sample (test split: MNI z >= +10 mm),
   NIfTI and fastMRI readers, BART ``.cfl`` files, random phantoms.
-- :mod:`npgd.problems.metrics`: SNR (the seeds' definition), PSNR, SSIM, NRMSE.
-- :mod:`npgd.problems.experiments`: methods side by side (tables, Fig. 3-style figures).
-- :mod:`npgd.problems.training` (with the optional LSGAN term of
-  :mod:`npgd.problems.adversarial`), :func:`pretrained` and the ``npgd`` console script
-  (:mod:`npgd.problems.cli`) need the ``torch`` extra and are imported on first use.
+- :mod:`npgd.problems.metrics`: SNR (as defined by Mardani et al., "Neural Proximal Gradient
+  Descent for Compressive Imaging", NeurIPS 2018), PSNR, SSIM, NRMSE.
+- :func:`pretrained`: a shipped trained model (:func:`npgd.models.zoo.pretrained`; needs the
+  ``torch`` extra, imported on first use).
+
+Training moved to :mod:`npgd.train` and checkpoint files to :mod:`npgd.models`; the
+side-by-side comparisons are :mod:`npgd.experiments` and the console script :mod:`npgd.cli`.
 """
 
-from npgd.problems import data, experiments, metrics, mri
+from typing import Any
 
-__all__ = ["data", "experiments", "metrics", "mri", "pretrained", "training"]
+from npgd.problems import data, metrics, mri
+
+__all__ = ["data", "metrics", "mri", "pretrained"]
 
 
-def __getattr__(name: str):
-    # Torch is an optional dependency: training and the shipped models import it when asked.
-    if name == "pretrained":
-        from npgd.problems.zoo import pretrained
+def pretrained(name: str = "mri-brain-5x", map_location: Any = "cpu") -> Any:
+    """A shipped, trained :class:`npgd.solvers.NeuralPGD`, in eval mode (see
+    :func:`npgd.models.zoo.pretrained`; Torch is imported on this first use).
 
-        return pretrained
-    if name == "training":
-        import importlib
+    Examples
+    --------
+    >>> from npgd import problems
+    >>> problems.pretrained("mri-brain-5x").iters
+    10
+    """
+    from npgd.models.zoo import pretrained as load
 
-        return importlib.import_module("npgd.problems.training")
-    raise AttributeError(f"module 'npgd.problems' has no attribute {name!r}")
+    return load(name, map_location)

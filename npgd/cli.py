@@ -16,7 +16,7 @@ __all__ = ["main"]
 
 
 def _methods(args: argparse.Namespace, net: Any, name: str) -> dict:
-    from npgd.problems import experiments as ex
+    from npgd import experiments as ex
 
     methods = {}
     if not args.no_classic:
@@ -27,18 +27,18 @@ def _methods(args: argparse.Namespace, net: Any, name: str) -> dict:
 
 
 def _load_net(args: argparse.Namespace) -> tuple[Any, str]:
-    from npgd.problems import training, zoo
+    from npgd.models import load_model, pretrained
 
     dev = args.device or "cpu"
     if args.checkpoint:
-        return training.load_model(args.checkpoint, dev), f"NPGD ({Path(args.checkpoint).name})"
-    return zoo.pretrained(args.model, dev), f"NPGD ({args.model})"
+        return load_model(args.checkpoint, dev), f"NPGD ({Path(args.checkpoint).name})"
+    return pretrained(args.model, dev), f"NPGD ({args.model})"
 
 
 def _run(args: argparse.Namespace, source: str) -> int:
     import torch
 
-    from npgd.problems import experiments as ex
+    from npgd import experiments as ex
     from npgd.problems import mri
 
     if args.threads:
@@ -73,12 +73,12 @@ def _run(args: argparse.Namespace, source: str) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from npgd.problems import training
+    from npgd.train import TrainConfig, train
 
-    fields = {f.name for f in dataclasses.fields(training.TrainConfig)}
-    cfg = training.TrainConfig(**{k: v for k, v in vars(args).items()
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    cfg = TrainConfig(**{k: v for k, v in vars(args).items()
                                   if k in fields and v is not None})
-    net = training.train(cfg, args.out, resume=args.resume, device=args.device)
+    net = train(cfg, args.out, resume=args.resume, device=args.device)
     if os.environ.get("RANK", "0") == "0":
         print(f"done: {args.out}/model.pt (best validation), {args.out}/last.pt; "
               f"learned step {net.step.item():.4f}")
@@ -102,7 +102,7 @@ def _add_eval_args(p: argparse.ArgumentParser, slices: int | None, out: str) -> 
 
 
 def _parser() -> argparse.ArgumentParser:
-    from npgd.problems.training import TrainConfig
+    from npgd.train import TrainConfig
 
     p = argparse.ArgumentParser(prog="npgd", description="Neural proximal gradient descent.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ``npgd demo`` compares zero-filled, CS-WV, CS-TV and the shipped model on the embedded
     test slices; ``npgd eval`` does the same for a checkpoint and data of your own;
-    ``npgd train`` trains (every :class:`~npgd.problems.training.TrainConfig` field is a
+    ``npgd train`` trains (every :class:`~npgd.train.TrainConfig` field is a
     flag). ``argv`` defaults to the command line.
 
     Examples
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         npgd demo --slices 8 --out demo
         npgd eval --checkpoint run/model.pt --data /data/brains/ --out eval
         npgd train --out run --features 48 --steps 1200 --lr 1e-3 --lr-halve-every 400
-        torchrun --nproc-per-node 4 -m npgd.problems.cli train --out run --resume
+        torchrun --nproc-per-node 4 -m npgd.cli train --out run --resume
     """
     args = _parser().parse_args(argv)
     if args.command == "train":

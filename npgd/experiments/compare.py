@@ -88,8 +88,8 @@ def neural(net: Any, batch: int = 16, amp: bool = False) -> Callable:
 
     Examples
     --------
-    >>> from npgd.problems import training
-    >>> run = neural(training.build_model(training.TrainConfig(features=4, iters=2)).eval())
+    >>> from npgd.models import build_model
+    >>> run = neural(build_model({"features": 4, "iters": 2}).eval())
     >>> A = linops.MaskedFFT(np.ones((2, 8, 8), bool))
     >>> run(A, A(np.ones((2, 8, 8), np.complex64))).shape
     (2, 8, 8)

@@ -1,0 +1,133 @@
+"""Models: a :class:`~npgd.solvers.NeuralPGD` from its config, from a checkpoint, or shipped.
+
+The config of a model is a dict (or a dataclass such as
+:class:`npgd.train.TrainConfig`) with the architecture keys ``features``, ``blocks``,
+``iters``, ``shared`` and ``data_consistency``; other keys (the training settings stored
+next to them) are ignored here. The shipped models live in ``npgd/models/weights`` and are
+read without executing code (:func:`npgd.models.checkpoint.load_checkpoint`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from importlib import resources
+from typing import Any
+
+import torch
+
+from npgd.models.checkpoint import load_checkpoint
+from npgd.priors.learned import ResNetProx
+from npgd.solvers.unrolled import NeuralPGD
+
+__all__ = ["MODELS", "build_model", "checkpoint_state", "load_model", "model_from_state",
+           "pretrained"]
+
+#: name -> (file in ``npgd/models/weights``, what it is)
+MODELS = {
+    "mri-brain-5x": (
+        "mri-brain-5x.pt",
+        "NeuralPGD, 10 independent copies x 1 residual block (48 features), trained on CPU "
+        "(3.7 h, three stages: shared weights, then untied) on the embedded ch2better training "
+        "slices (MNI z < +10 mm) with fresh 5x variable-density masks; see "
+        "npgd/models/weights/README.md",
+    ),
+}
+
+#: Architecture defaults (those of :class:`npgd.train.TrainConfig`) for keys a config omits.
+_DEFAULTS = {"features": 128, "blocks": 1, "iters": 10, "shared": True,
+             "data_consistency": "gradient"}
+
+
+def build_model(config: Any) -> NeuralPGD:
+    """The :class:`NeuralPGD` of a config: ``ResNetProx(features, blocks)`` unrolled ``iters``
+    times, ``shared`` weights or one proximal per iteration.
+
+    ``config`` is a dict or a dataclass instance (e.g. :class:`npgd.train.TrainConfig`);
+    missing architecture keys take their defaults.
+
+    Examples
+    --------
+    >>> net = build_model({"features": 8, "iters": 2})
+    >>> net.iters, type(net.prox).__name__
+    (2, 'ResNetProx')
+    """
+    c = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
+    c = {**_DEFAULTS, **c}
+    prox = ResNetProx(features=c["features"], blocks=c["blocks"])
+    return NeuralPGD(prox, iters=c["iters"], shared=c["shared"],
+                     data_consistency=c["data_consistency"])
+
+
+def model_from_state(state: dict, where: str = "checkpoint") -> NeuralPGD:
+    """The :class:`NeuralPGD` of a loaded checkpoint dict (see
+    :func:`~npgd.models.checkpoint.load_checkpoint`), in eval mode on the CPU; ``where``
+    names the source in errors.
+
+    Examples
+    --------
+    >>> cfg = {"features": 8, "iters": 2}
+    >>> state = {"config": cfg, "model": build_model(cfg).state_dict()}
+    >>> model_from_state(state).iters
+    2
+    """
+    if "config" not in state or "model" not in state:
+        raise ValueError(f"{where} has no model (keys: {sorted(state)})")
+    net = build_model(state["config"])
+    try:
+        net.load_state_dict(state["model"])
+    except RuntimeError as e:
+        raise ValueError(
+            f"{where}: its weights do not fit the architecture its config describes ({e})"
+        ) from None
+    return net.eval()
+
+
+def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> NeuralPGD:
+    """The trained :class:`NeuralPGD` of a checkpoint (``last.pt`` or ``model.pt``), in eval mode.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from npgd.models.checkpoint import FORMAT, save_checkpoint
+    >>> p = os.path.join(tempfile.mkdtemp(), "model.pt")
+    >>> cfg = {"features": 8, "iters": 2}
+    >>> save_checkpoint(p, {"format": FORMAT, "config": cfg,
+    ...                     "model": build_model(cfg).state_dict()})
+    >>> load_model(p).iters
+    2
+    """
+    return model_from_state(load_checkpoint(path), str(path)).to(map_location)
+
+
+def pretrained(name: str = "mri-brain-5x", map_location: Any = "cpu") -> NeuralPGD:
+    """A shipped, trained :class:`npgd.solvers.NeuralPGD`, in eval mode.
+
+    ``"mri-brain-5x"``: single-coil brain MRI at 5x variable-density undersampling
+    (:func:`npgd.problems.mri.vd_mask`), images of any size (it is convolutional and
+    scale-equivariant). Its training command and validation figures are in
+    ``npgd/models/weights/README.md`` and in the docs.
+
+    Examples
+    --------
+    >>> net = pretrained("mri-brain-5x")
+    >>> net.iters, net.shared
+    (10, False)
+    """
+    return model_from_state(checkpoint_state(name, "pretrained"), name).to(map_location)
+
+
+def checkpoint_state(name: str, caller: str = "checkpoint_state") -> dict:
+    """The checkpoint dict (config, weights, validation figures) of the shipped model ``name``,
+    read with ``torch.load(weights_only=True)``.
+
+    Examples
+    --------
+    >>> checkpoint_state("mri-brain-5x")["config"]["features"] > 0
+    True
+    """
+    if name not in MODELS:
+        raise ValueError(f"{caller}: unknown model {name!r}; available: {sorted(MODELS)}")
+    with resources.as_file(resources.files("npgd.models").joinpath("weights", MODELS[name][0])) \
+            as path:
+        return load_checkpoint(path)

@@ -1,0 +1,21 @@
+"""Training neural proximal gradient descent (needs the ``torch`` extra).
+
+- :mod:`npgd.train.config`: :class:`TrainConfig`, everything a run depends on.
+- :mod:`npgd.train.data`: :class:`TrainingData` (images, the per-step sample) and
+  :func:`sample_mask`.
+- :mod:`npgd.train.losses`: the (P2) objective and the LSGAN costs;
+  :mod:`npgd.train.adversarial`: the LSGAN :class:`Discriminator`.
+- :mod:`npgd.train.loop`: :func:`train` (single process or DDP under ``torchrun``).
+
+Checkpoint files and building a model from its config are :mod:`npgd.models` (the former
+``npgd.problems.training`` was split between these two packages).
+"""
+
+from npgd.train.adversarial import Discriminator
+from npgd.train.config import TrainConfig
+from npgd.train.data import TrainingData, sample_mask
+from npgd.train.loop import native_bf16, train
+from npgd.train.losses import gan_weight_at, lsgan_d_loss, lsgan_g_loss, p2_loss
+
+__all__ = ["Discriminator", "TrainConfig", "TrainingData", "gan_weight_at", "lsgan_d_loss",
+           "lsgan_g_loss", "native_bf16", "p2_loss", "sample_mask", "train"]

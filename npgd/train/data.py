@@ -1,0 +1,94 @@
+"""Training data: the images of a run and the random draws of each step.
+
+:class:`TrainingData` holds the training and validation images; :meth:`TrainingData.batch`
+is the one place where a step's sample is drawn (slices, flips, phase, mask), from
+``numpy.random.default_rng([seed, step])`` only, so a resumed run sees the same samples as
+an uninterrupted one and DDP ranks split each step's batch without shared state.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from npgd.problems import data, mri
+
+__all__ = ["TrainingData", "sample_mask"]
+
+
+class TrainingData:
+    """Training and validation images and the per-step sampling of :func:`train`.
+
+    ``source`` is ``"brain"`` (the embedded ch2better sample: only its training slices,
+    MNI z < +10 mm; the test range is never trained on), a NIfTI file or folder of
+    ``*.nii``/``*.nii.gz`` volumes (axial slices with at least 10 % foreground), or a folder of
+    fastMRI single-coil ``*.h5`` files (their complex images). Every slice is centre-cropped or
+    padded to ``shape``. The last ``val_slices`` slices, spread evenly over the set, are held
+    out for validation. Magnitude images get a fresh smooth synthetic phase per sample;
+    complex ones a random global phase; both get random flips.
+
+    Examples
+    --------
+    >>> d = TrainingData("brain", val_slices=6)
+    >>> d.train.shape, d.val.shape
+    ((60, 192, 160), (6, 192, 160))
+    """
+
+    def __init__(self, source: str = "brain", shape: tuple[int, int] | None = None,
+                 val_slices: int = 6):
+        if source == "brain":
+            images, _ = data.brain_slices("train", phase=False)
+            images = images.astype(np.float32)
+        else:
+            images = data.read_slices(source)
+        shape = tuple(shape) if shape is not None else images.shape[-2:]
+        images = data.fit_shape(images, shape)
+        if not 0 <= val_slices < len(images):
+            raise ValueError(
+                f"TrainingData: val_slices must be in [0, {len(images)}) for {source!r}, got "
+                f"{val_slices}"
+            )
+        val = np.zeros(len(images), bool)
+        if val_slices:
+            val[np.linspace(0, len(images) - 1, val_slices + 2)[1:-1].round().astype(int)] = True
+        self.shape = tuple(shape)
+        self.magnitude = not np.iscomplexobj(images)
+        self.train, self.val = images[~val], images[val]
+        if self.magnitude:
+            self.val = data.with_synthetic_phase(self.val, 50_000)
+
+    def batch(self, seed: int, step: int, size: int, accel: float, mask: str,
+              part: slice = slice(None)) -> tuple[np.ndarray, np.ndarray]:
+        """Images ``(B, H, W)`` complex64 and masks ``(B, H, W)`` of one training step."""
+        rng = np.random.default_rng([seed, step])
+        idx = rng.integers(0, len(self.train), size)
+        draws = rng.integers(0, 2**31, (size, 2))
+        flips = rng.random((size, 2)) < 0.5
+        images, masks = [], []
+        for k in range(size)[part]:
+            x = self.train[idx[k]]
+            x = x[::-1] if flips[k, 0] else x
+            x = x[:, ::-1] if flips[k, 1] else x
+            if self.magnitude:
+                x = x * np.exp(1j * data.synthetic_phase(self.shape, int(draws[k, 0])))
+            else:
+                x = x * np.exp(2j * np.pi * (draws[k, 0] / 2**31))
+            images.append(x)
+            masks.append(sample_mask(self.shape, accel, mask, int(draws[k, 1])))
+        return np.stack(images).astype(np.complex64), np.stack(masks)
+
+
+def sample_mask(shape: tuple[int, int], accel: float, kind: str, seed: int) -> np.ndarray:
+    """A mask of the family ``kind`` (``"vd"``, ``"radial"``, ``"lines"``) from ``seed``.
+
+    Examples
+    --------
+    >>> sample_mask((192, 160), 5, "vd", 0).mean()
+    np.float64(0.2)
+    """
+    if kind == "vd":
+        return mri.vd_mask(shape, accel, seed=seed)
+    if kind == "radial":
+        return mri.vd_radial_mask(shape, accel, seed=seed)
+    if kind == "lines":
+        return np.broadcast_to(mri.line_mask(shape, accel, seed=seed), shape).copy()
+    raise ValueError(f"mask must be 'vd', 'radial' or 'lines', got {kind!r}")
