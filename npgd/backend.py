@@ -36,6 +36,7 @@ __all__ = [
     "real_pairs",
     "result_dtype",
     "to_numpy",
+    "tracks_grad",
 ]
 
 _FLOAT_NAMES = ("float32", "float64", "complex64", "complex128")
@@ -132,6 +133,19 @@ def real_pairs(x: Any) -> Any:
     if not x.flags.c_contiguous:
         raise ValueError("real_pairs: a complex x must be C-contiguous to be viewed as real")
     return x.view(x.real.dtype).reshape(tuple(x.shape) + (2,))
+
+
+def tracks_grad(x: Any) -> bool:
+    """True for a Torch tensor that records gradients (a learnable weight or mask, or one
+    computed from one): operators must not cache conversions of it, or gradients stop.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> tracks_grad(np.ones(2)), tracks_grad(torch.ones(2, requires_grad=True))
+    (False, True)
+    """
+    return backend_name(x) == "torch" and bool(x.requires_grad)
 
 
 def device(x: Any) -> Any:
@@ -327,7 +341,7 @@ class Held:
             return out
         want = result_dtype(x, self.complex if complex_ is None else complex_)
         a = self.array
-        if backend_name(a) == "torch" and backend_name(x) == "torch" and a.requires_grad:
+        if tracks_grad(a) and backend_name(x) == "torch":
             # A learnable Torch weight: convert on every call (never cache) so gradients reach it.
             return a.to(device=x.device, dtype=want)
         if _same_place(a, x) and _dtype_name(a.dtype) == _dtype_name(want):

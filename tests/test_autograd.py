@@ -44,3 +44,45 @@ def test_learnable_diagonal_gets_gradients():
     D = linops.Diagonal(w)
     D(torch.randn(2, 4, 4, dtype=torch.float64)).sum().backward()
     assert w.grad is not None and w.grad.shape == (4, 4)
+
+
+def _grads_through_normal(make_op, w0, x):
+    """Gradient of a loss w.r.t. the operator's learnable array, through ``A.N`` and through
+    ``A.H(A(x))``."""
+    out = []
+    for normal in (lambda A, v: A.N(v), lambda A, v: A.H(A(v))):
+        w = w0.clone().requires_grad_(True)
+        A = make_op(w)
+        loss = (normal(A, x) * x.conj()).real.sum() + normal(A, x).abs().pow(2).sum()
+        (g,) = torch.autograd.grad(loss, w)
+        out.append(g)
+    return out
+
+
+@pytest.mark.parametrize("batch", [(), (2,)])
+def test_learnable_mask_gradient_through_normal(batch):
+    """``pgd`` applies ``A.N``: a learnable mask must get the gradient that ``A.H(A(x))``
+    gives it (``MaskedFFT.N`` once copied the mask through NumPy and dropped it)."""
+    g = torch.Generator().manual_seed(0)
+    m0 = torch.rand(*batch, 6, 5, generator=g, dtype=torch.float64)
+    x = torch.randn(3 if not batch else 2, 6, 5, dtype=torch.complex128, generator=g)
+    via_n, via_hh = _grads_through_normal(linops.MaskedFFT, m0, x)
+    assert via_n.abs().sum() > 0
+    torch.testing.assert_close(via_n, via_hh)
+
+
+def test_learnable_diagonal_gradient_through_normal():
+    g = torch.Generator().manual_seed(1)
+    w0 = torch.randn(4, 4, dtype=torch.complex128, generator=g)
+    x = torch.randn(2, 4, 4, dtype=torch.complex128, generator=g)
+    via_n, via_hh = _grads_through_normal(linops.Diagonal, w0, x)
+    assert via_n.abs().sum() > 0
+    torch.testing.assert_close(via_n, via_hh)
+
+
+def test_fixed_mask_normal_is_cached():
+    """A mask without gradients keeps the precomputed squared mask (the fast path)."""
+    A = linops.MaskedFFT(torch.rand(6, 5) < 0.5)
+    x = torch.randn(6, 5, dtype=torch.complex64)
+    torch.testing.assert_close(A.N(x), A.H(A(x)))
+    assert A.N._weights(x) is A.N._weights(x)

@@ -112,19 +112,33 @@ class MaskedFFT(LinearOperator):
 
 class _MaskedNormal(LinearOperator):
     """:math:`A^H A = F^H M^2 F` in one pass: a circular convolution, so the centring shifts
-    drop out and the squared mask is applied in uncentred k-space (``backend.fft2c_normal``)."""
+    drop out and the squared mask is applied in uncentred k-space (``backend.fft2c_normal``).
+
+    A fixed mask's shifted square is computed once (in float64) and held; a Torch mask that
+    records gradients (a learnable mask) is squared and shifted from the mask itself on every
+    call, so its gradient through ``A.N`` is the one through ``A.H(A(x))``.
+    """
 
     self_adjoint = True
 
     def __init__(self, A: MaskedFFT):
         self.A = A
         super().__init__(A.ishape, A.ishape)
-        m = A.mask.numpy().astype(np.float64)
-        self.weights = backend.Held(np.fft.ifftshift(m * m, axes=(-2, -1)))
+        self._fixed: backend.Held | None = None
+
+    def _weights(self, x: Any) -> Any:
+        held = self.A.mask
+        if backend.tracks_grad(held.array):
+            m = held.like(x)
+            return backend.namespace(m).fft.ifftshift(m * m, axes=(-2, -1))
+        if self._fixed is None:
+            m = held.numpy().astype(np.float64)
+            self._fixed = backend.Held(np.fft.ifftshift(m * m, axes=(-2, -1)))
+        return self._fixed.like(x)
 
     def _apply(self, x: Any) -> Any:
         self.A._check_batch(x)
-        return backend.fft2c_normal(x, self.weights.like(x))
+        return backend.fft2c_normal(x, self._weights(x))
 
     def __repr__(self) -> str:
         return f"MaskedFFT({self.ishape}).N"
