@@ -1,8 +1,10 @@
 """Experiments: methods side by side on the same images and masks, as tables and figures.
 
 - :mod:`npgd.experiments.compare`: CS-WV, CS-TV and a trained network on one set of test
-  images (:func:`compare`, :func:`figure`), the functions behind ``npgd demo`` and
-  ``npgd eval``.
+  images (:func:`compare`, :func:`figure`), the functions behind ``npgd demo``.
+- :mod:`npgd.experiments.evaluate`: ``npgd eval`` on any file (readers, noise, masks).
+- :mod:`npgd.experiments.tune`: CS weights tuned on calibration slices.
+- :mod:`npgd.experiments.sweep`: ``npgd eval --sweep``, one model across conditions.
 """
 
 from npgd.experiments.compare import (
@@ -14,8 +16,11 @@ from npgd.experiments.compare import (
     figure,
     format_table,
     neural,
+    new_figure,
+    save_figure,
     test_images,
+    wavelet_grid,
 )
 
 __all__ = ["CS_TV_REL", "CS_WV_REL", "compare", "cs_tv", "cs_wv", "figure", "format_table",
-           "neural", "test_images"]
+           "neural", "new_figure", "save_figure", "test_images", "wavelet_grid"]

@@ -16,15 +16,47 @@ from typing import Any
 import numpy as np
 
 from npgd import linops, priors, solvers
-from npgd.problems import data, metrics, mri
+from npgd._util import atomic_write, crop_or_pad
+from npgd.problems import data, metrics, mri, readers
 
 __all__ = ["CS_TV_REL", "CS_WV_REL", "compare", "cs_tv", "cs_wv", "figure", "format_table",
-           "neural", "test_images"]
+           "neural", "new_figure", "save_figure", "test_images", "wavelet_grid"]
 
 #: Relative weights :math:`\lambda/\lambda_{\max}` that ``benchmarks/cs_mri.py`` picked on
 #: *training* slices at 5x (wavelet per name; TV).
 CS_WV_REL = {"db2": 3e-5, "db4": 1e-4}
 CS_TV_REL = 3e-4
+
+
+class _Crop(linops.LinearOperator):
+    """Centre crop from a padded grid to the image grid; its adjoint zero-pads back."""
+
+    def __init__(self, padded: tuple[int, int], shape: tuple[int, int]):
+        super().__init__(padded, shape)
+
+    def _apply(self, x: Any) -> Any:
+        return crop_or_pad(x, self.oshape)
+
+    def _apply_adjoint(self, y: Any) -> Any:
+        return crop_or_pad(y, self.ishape)
+
+
+def wavelet_grid(shape: tuple[int, int], max_levels: int = 3,
+                 min_coarse: int = 8) -> tuple[tuple[int, int], int]:
+    """The padded grid and number of levels CS-WV uses for an image of ``shape``: the most
+    levels (<= ``max_levels``, at least 1) whose coarsest scale keeps ``min_coarse`` pixels,
+    and ``shape`` rounded up to a multiple of ``2**levels`` (unchanged when it already is).
+
+    Examples
+    --------
+    >>> wavelet_grid((192, 160)), wavelet_grid((181, 217)), wavelet_grid((9, 13))
+    (((192, 160), 3), ((184, 224), 3), ((10, 14), 1))
+    """
+    levels = max_levels
+    while levels > 1 and min(shape) // 2**levels < min_coarse:
+        levels -= 1
+    step = 2**levels
+    return tuple(-(-s // step) * step for s in shape), levels
 
 
 def cs_wv(A: linops.MaskedFFT, y: Any, *, wavelet: str = "db2", rel: float | None = None,
@@ -33,36 +65,53 @@ def cs_wv(A: linops.MaskedFFT, y: Any, *, wavelet: str = "db2", rel: float | Non
     :math:`\\lambda` = ``rel`` · :func:`npgd.solvers.lambda_max` (default: the weight the CS
     benchmark chose for ``wavelet``), one slice at a time so that each gets its own scale.
 
+    Any image shape works: when it is not a multiple of :math:`2^L` (:func:`wavelet_grid`)
+    the unknown lives on a zero-padded grid, :math:`\\min_z \\tfrac12\\|A C z - y\\|^2 +
+    \\lambda\\|W z\\|_1` with :math:`C` the centre crop, and :math:`C z` is returned on the
+    original grid. ``y`` is ``(N, H, W)`` or one ``(H, W)`` slice.
+
     Examples
     --------
     >>> import numpy as np
     >>> from npgd.problems import data, mri
-    >>> x = data.phantom((32, 32), seed=0)[None]
-    >>> A, y = mri.simulate(x, mri.vd_mask((32, 32), 2, seed=0, calib=4))
+    >>> x = data.phantom((30, 38), seed=0)[None]
+    >>> A, y = mri.simulate(x, mri.vd_mask((30, 38), 2, seed=0, calib=4))
     >>> bool(metrics.snr(x, cs_wv(A, y, iters=50))[0] > metrics.snr(x, A.H(y))[0])
     True
     """
     rel = CS_WV_REL.get(wavelet, 1e-4) if rel is None else rel
     shape = tuple(y.shape[-2:])
-    W = linops.Wavelet(shape, wavelet, priors.default_levels(shape))
-    return _per_slice(A, y, lambda Ak, yk: solvers.fista(
-        Ak, priors.L1Wavelet(rel * solvers.lambda_max(Ak, yk, W), shape, wavelet, seed=0), yk,
-        iters=iters))
+    padded, levels = wavelet_grid(shape)
+    W = linops.Wavelet(padded, wavelet, levels)
+
+    def solve(Ak: linops.MaskedFFT, yk: Any) -> Any:
+        if padded != shape:
+            C = _Crop(padded, shape)
+            AC = Ak @ C
+            prox = priors.L1Wavelet(rel * solvers.lambda_max(AC, yk, W), padded, wavelet,
+                                    levels=levels, seed=0)
+            return C(solvers.fista(AC, prox, yk, iters=iters))
+        prox = priors.L1Wavelet(rel * solvers.lambda_max(Ak, yk, W), shape, wavelet,
+                                levels=levels, seed=0)
+        return solvers.fista(Ak, prox, yk, iters=iters)
+
+    return _per_slice(A, y, solve)
 
 
 def cs_tv(A: linops.MaskedFFT, y: Any, *, rel: float = CS_TV_REL, iters: int = 300,
           inner: int = 5) -> Any:
     """CS-TV: FISTA on :math:`\\tfrac12\\|Ax - y\\|^2 + \\lambda\\,\\mathrm{TV}(x)` (FGP prox,
     ``inner`` warm-started iterations), :math:`\\lambda` = ``rel`` ·
-    :math:`\\|\\nabla A^H y\\|_\\infty`, one slice at a time.
+    :math:`\\|\\nabla A^H y\\|_\\infty`, one slice at a time; any image shape, ``y`` is
+    ``(N, H, W)`` or one ``(H, W)`` slice.
 
     Examples
     --------
     >>> import numpy as np
     >>> from npgd.problems import data, mri
-    >>> x = data.phantom((32, 32), seed=0)[None]
-    >>> A, y = mri.simulate(x, mri.vd_mask((32, 32), 2, seed=0, calib=4))
-    >>> bool(metrics.snr(x, cs_tv(A, y, iters=50))[0] > metrics.snr(x, A.H(y))[0])
+    >>> x = data.phantom((30, 38), seed=0)
+    >>> A, y = mri.simulate(x, mri.vd_mask((30, 38), 2, seed=0, calib=4))
+    >>> bool(metrics.snr(x, cs_tv(A, y, iters=50)) > metrics.snr(x, A.H(y)))
     True
     """
     shape = tuple(y.shape[-2:])
@@ -72,6 +121,10 @@ def cs_tv(A: linops.MaskedFFT, y: Any, *, rel: float = CS_TV_REL, iters: int = 3
 
 
 def _per_slice(A: linops.MaskedFFT, y: Any, run: Callable) -> Any:
+    if y.ndim == 2:
+        return _per_slice(A, y[None], run)[0]
+    if y.ndim != 3:
+        raise ValueError(f"CS: y must be (N, H, W) or (H, W), got shape {tuple(y.shape)}")
     masks = A.mask.numpy()
     if masks.ndim == 2:
         masks = np.broadcast_to(masks, y.shape)
@@ -113,20 +166,21 @@ def neural(net: Any, batch: int = 16, amp: bool = False) -> Callable:
 
 def test_images(source: str = "brain", slices: int | None = None) -> np.ndarray:
     """Complex test images ``(N, H, W)``: the embedded brain *test* slices (MNI z ≥ +10 mm)
-    or every slice of a NIfTI file/folder or fastMRI folder (magnitude data get the smooth
-    synthetic phase); ``slices`` picks that many, evenly spread.
+    for ``"brain"`` (unless a local file or folder has that name) or ``"builtin:brain"``, or
+    the slices of any file or folder :func:`npgd.problems.readers.read_images` reads, with at
+    least 10 % foreground (magnitude data get the smooth synthetic phase); ``slices`` picks
+    that many, evenly spread.
 
     Examples
     --------
     >>> test_images("brain", slices=3).shape
     (3, 192, 160)
     """
-    if source == "brain":
-        x, _ = data.brain_slices("test")
-    else:
-        x = data.read_slices(source)
-        if not np.iscomplexobj(x):
-            x = data.with_synthetic_phase(x, 1000)
+    x, info = readers.read_images(source)
+    if info.kind != "builtin":  # the sample's 66 test slices are the documented test set
+        x = x[readers.foreground(x, 0.1)]
+    if not np.iscomplexobj(x):
+        x = data.with_synthetic_phase(x / np.percentile(x, 99.9), 1000)
     if slices is not None and slices < len(x):
         x = x[np.linspace(0, len(x) - 1, slices).round().astype(int)]
     return np.ascontiguousarray(x, dtype=np.complex64)
@@ -199,15 +253,11 @@ def figure(path: str | Path, x: np.ndarray, recons: dict[str, np.ndarray], index
     >>> p.stat().st_size > 1000
     True
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     ref = np.abs(x[index])
     vmax = float(ref.max()) or 1.0
     cols = list(recons.items()) + [("gold standard", x)]
-    fig, axes = plt.subplots(2, len(cols), figsize=(2.2 * len(cols), 5.2), squeeze=False)
+    fig = new_figure((2.2 * len(cols), 5.2))
+    axes = fig.subplots(2, len(cols), squeeze=False)
     for j, (name, xh) in enumerate(cols):
         mag = np.abs(xh[index])
         axes[0, j].imshow(mag, cmap="gray", vmin=0, vmax=vmax)
@@ -222,9 +272,38 @@ def figure(path: str | Path, x: np.ndarray, recons: dict[str, np.ndarray], index
     for a in axes.ravel():
         a.set_xticks([])
         a.set_yticks([])
-    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def new_figure(size: tuple[float, float]) -> Any:
+    """A ``matplotlib.figure.Figure`` of ``size`` inches, made without pyplot so that the
+    process's plotting backend is never switched (scripts and notebooks keep theirs).
+    Plotting is optional: without matplotlib this is an ImportError naming the extra.
+
+    Examples
+    --------
+    >>> type(new_figure((2, 2))).__name__
+    'Figure'
+    """
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError('figures need matplotlib: pip install "npgd[plot]"') from None
+    return Figure(figsize=size, layout="tight")
+
+
+def save_figure(fig: Any, path: str | Path, dpi: int = 110) -> Path:
+    """Write ``fig`` (from :func:`new_figure`) to ``path`` as PNG, atomically, creating the
+    folder.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> fig = new_figure((2, 2))
+    >>> _ = fig.subplots().plot([0, 1])
+    >>> save_figure(fig, os.path.join(tempfile.mkdtemp(), "a", "f.png")).stat().st_size > 0
+    True
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return atomic_write(path, lambda f: fig.savefig(f, dpi=dpi, format="png"))
