@@ -9,7 +9,8 @@ import numpy as np
 
 from npgd import backend
 
-__all__ = ["Prox", "Zero", "L1", "Box", "Chain", "soft_threshold", "check_lambda"]
+__all__ = ["Prox", "Zero", "L1", "Box", "Chain", "soft_threshold", "check_lambda", "init_state",
+           "call_with_state"]
 
 
 _TINY = float(np.finfo(np.float32).tiny)
@@ -48,9 +49,17 @@ class Prox:
     """A proximal operator :math:`\\operatorname{prox}_{s\\psi}(x) = \\arg\\min_z
     \\tfrac12\\|z - x\\|^2 + s\\,\\psi(z)`, called as ``prox(x, step)``.
 
-    Subclasses implement ``__call__(x, step)`` and, where :math:`\\psi` has a value, ``cost(x)``
-    (used by convergence histories). Learned proximals (``torch.nn.Module``) follow the same
-    call and need not define ``cost``.
+    A prior keeps no state between calls. Where a prox depends on the solve it runs in (the
+    cycle-spinning shifts of :class:`L1Wavelet`, the dual warm start of :class:`TV`), that
+    dependence is a *state the solver owns*: a solver calls ``state = prox.init_state()`` once
+    per solve and ``z, state = prox.with_state(x, step, state)`` at every iteration. A plain
+    ``prox(x, step)`` is one such call from a fresh state, so it is deterministic and the same
+    solve run twice gives the same result.
+
+    Subclasses implement ``__call__(x, step)`` (memoryless priors) or ``init_state`` and
+    ``with_state`` (priors with a per-solve state), and, where :math:`\\psi` has a value,
+    ``cost(x)`` (used by convergence histories). Learned proximals (``torch.nn.Module``) follow
+    the plain call and need not define ``cost``.
 
     Examples
     --------
@@ -67,12 +76,52 @@ class Prox:
     array([1., 2.])
     """
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__call__ is Prox.__call__ and cls.with_state is Prox.with_state:
+            raise TypeError(f"{cls.__name__}: a Prox implements __call__ or with_state")
+
     def __call__(self, x: Any, step: float) -> Any:
-        raise NotImplementedError
+        return self.with_state(x, step, self.init_state())[0]
+
+    def init_state(self) -> Any:
+        """The state a solver starts each solve with (None for memoryless priors)."""
+        return None
+
+    def with_state(self, x: Any, step: float, state: Any) -> tuple[Any, Any]:
+        """``(prox(x, step), next state)`` given the solve's current state."""
+        return self(x, step), state
 
     def cost(self, x: Any) -> Any:
         """The value :math:`\\psi(x)`, one number per batch element (trailing 2 axes reduced)."""
         raise NotImplementedError(f"{type(self).__name__} has no closed-form cost")
+
+
+def init_state(prox: Any) -> Any:
+    """A solve's starting state for ``prox``: ``prox.init_state()`` for a :class:`Prox`, None
+    for any other callable (a learned ``torch.nn.Module``).
+
+    Examples
+    --------
+    >>> init_state(L1(0.1)) is None, init_state(lambda x, step: x) is None
+    (True, True)
+    """
+    return prox.init_state() if isinstance(prox, Prox) else None
+
+
+def call_with_state(prox: Any, x: Any, step: Any, state: Any) -> tuple[Any, Any]:
+    """One prox call inside a solve: ``prox.with_state`` for a :class:`Prox`, the plain
+    ``prox(x, step)`` (state passed through) for any other callable.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> call_with_state(L1(0.5), np.array([2.0]), 1.0, None)
+    (array([1.5]), None)
+    """
+    if isinstance(prox, Prox):
+        return prox.with_state(x, step, state)
+    return prox(x, step), state
 
 
 class Zero(Prox):
@@ -169,10 +218,15 @@ class Chain(Prox):
             raise ValueError("Chain: needs at least one proximal operator")
         self.proxes = proxes
 
-    def __call__(self, x: Any, step: float) -> Any:
-        for p in self.proxes:
-            x = p(x, step)
-        return x
+    def init_state(self) -> tuple:
+        return tuple(init_state(p) for p in self.proxes)
+
+    def with_state(self, x: Any, step: float, state: tuple) -> tuple[Any, tuple]:
+        states = []
+        for p, s in zip(self.proxes, state, strict=True):
+            x, s = call_with_state(p, x, step, s)
+            states.append(s)
+        return x, tuple(states)
 
     def cost(self, x: Any) -> Any:
         total = self.proxes[0].cost(x)

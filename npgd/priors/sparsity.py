@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from npgd import backend, linops
+from npgd._util import check_int
 from npgd.priors.base import Prox, check_lambda, soft_threshold
 
 __all__ = ["L1Wavelet", "TV", "default_levels"]
@@ -47,22 +48,24 @@ class L1Wavelet(Prox):
         Image shape.
     wavelet : str
         Orthogonal pywt wavelet. Default ``"db2"``: the 4-tap Daubechies filter, which BART's
-        ``pics -R W`` (``dau2``, the seeds' CS-WV baseline) and Lustig's SparseMRI (there
-        called "Daubechies-4") use. Longer filters score lower on brain MRI at 5x: on the
-        embedded test slices, with cycle spinning and each one's best lambda, haar 31.4 /
-        db2 29.9 / db4 27.1 dB (``benchmarks/cs_mri.py``; cycle-spun haar approaches TV).
+        ``pics -R W`` (``dau2``, the CS-WV baseline of Mardani et al., NeurIPS 2018) and
+        Lustig's SparseMRI (there called "Daubechies-4") use. Other filters are compared on
+        the benchmark page (:doc:`benchmarks`).
     levels : int, optional
         Decomposition levels; default :func:`default_levels` (up to 3, coarsest scale >= 8 px).
     cycle_spin : bool
-        Draw a random circular shift in ``[0, 2**levels)`` per axis at every call and threshold
-        the shifted image (then shift back), as BART's ``pics -R W`` does. Iterated inside
-        ISTA/FISTA this averages the prior over translations and removes the blocky artefacts
-        of a fixed wavelet grid: on real brain data it is worth several dB. Default True.
+        Threshold a circularly shifted image (then shift back), with a random shift in
+        ``[0, 2**levels)`` per axis drawn at every iteration of a solve, as BART's
+        ``pics -R W`` does. Iterated inside ISTA/FISTA this averages the prior over
+        translations and removes the blocky artefacts of a fixed wavelet grid. Default True.
     threshold_coarse : bool
         Also shrink the coarsest approximation coefficients. Default False: they carry the
         image's low-pass content, which is not sparse.
-    seed : int or numpy Generator, optional
-        Random source of the cycle-spinning shifts (reproducible runs).
+    seed : int
+        Seed of the cycle-spinning shifts. Each solve draws its shifts from a fresh
+        ``numpy.random.default_rng(seed)`` (the prior's state, see :class:`Prox`), so the same
+        solve gives the same image every time; a plain ``prox(x, step)`` uses the first shift
+        of that sequence.
 
     Examples
     --------
@@ -83,29 +86,32 @@ class L1Wavelet(Prox):
         levels: int | None = None,
         cycle_spin: bool = True,
         threshold_coarse: bool = False,
-        seed: int | np.random.Generator | None = None,
+        seed: int = 0,
     ):
         self.lam = check_lambda(lam, "L1Wavelet")
         shape = tuple(shape)
         self.levels = default_levels(shape) if levels is None else levels
         self.W = linops.Wavelet(shape, wavelet, self.levels)
         self.cycle_spin = bool(cycle_spin)
-        self.rng = np.random.default_rng(seed)
+        self.seed = check_int("L1Wavelet", "seed", seed, minimum=0)
         weights = np.ones(shape)
         if not threshold_coarse:
             h, w = shape[0] >> self.levels, shape[1] >> self.levels
             weights[:h, :w] = 0
         self.weights = backend.Held(weights)
 
-    def __call__(self, x: Any, step: float) -> Any:
-        xp = backend.namespace(x)
+    def init_state(self) -> np.random.Generator | None:
+        return np.random.default_rng(self.seed) if self.cycle_spin else None
+
+    def with_state(self, x: Any, step: float, rng: Any) -> tuple[Any, Any]:
         t = self.weights.like(x) * (self.lam * step)
         if not self.cycle_spin:
-            return self.W.H(soft_threshold(self.W(x), t))
-        shift = tuple(int(s) for s in self.rng.integers(0, 2**self.levels, size=2))
+            return self.W.H(soft_threshold(self.W(x), t)), rng
+        xp = backend.namespace(x)
+        shift = tuple(int(s) for s in rng.integers(0, 2**self.levels, size=2))
         xs = xp.roll(x, shift, axis=(-2, -1))
         zs = self.W.H(soft_threshold(self.W(xs), t))
-        return xp.roll(zs, (-shift[0], -shift[1]), axis=(-2, -1))
+        return xp.roll(zs, (-shift[0], -shift[1]), axis=(-2, -1)), rng
 
     def cost(self, x: Any) -> Any:
         xp = backend.namespace(x)
@@ -135,11 +141,13 @@ class TV(Prox):
         Image shape.
     iters : int
         FGP iterations per call (default 20). Inside ISTA/FISTA with ``warm_start`` a handful
-        is enough, since each call starts from the previous dual solution.
+        is enough, since each call starts from the previous iteration's dual solution.
     boundary : {"neumann", "periodic"}
         Boundary of the finite differences.
     warm_start : bool
-        Start each call from the dual variable of the previous call (when the shapes match).
+        Inside a solve, start each call from the dual variable of the solve's previous call
+        (the prior's state, see :class:`Prox`). A plain ``prox(x, step)`` always starts
+        from zero.
 
     Examples
     --------
@@ -161,36 +169,24 @@ class TV(Prox):
         warm_start: bool = True,
     ):
         self.lam = check_lambda(lam, "TV")
-        if isinstance(iters, bool) or not isinstance(iters, int) or iters < 1:
-            raise ValueError(f"TV: iters must be a positive int, got {iters!r}")
+        self.iters = check_int("TV", "iters", iters)
         self.D = linops.FiniteDifference(tuple(shape), boundary)
-        self.iters = iters
-        self.warm_start = warm_start
-        self._dual: Any = None
+        self.warm_start = bool(warm_start)
 
-    def __call__(self, x: Any, step: float) -> Any:
+    def with_state(self, x: Any, step: float, dual: Any) -> tuple[Any, Any]:
+        """``(prox(x, step), p)`` with ``p`` the dual solution, FGP started from ``dual``
+        (zeros when None or without ``warm_start``)."""
         tau = self.lam * step
         if tau == 0:
-            return x
+            return x, dual
         xp = backend.namespace(x)
-        D = self.D
-        p = self._dual
-        if not (self.warm_start and p is not None and _compatible(p, x, D.oshape)):
-            p = xp.zeros(tuple(x.shape[:-2]) + D.oshape, dtype=x.dtype, device=backend.device(x))
-        if backend.has_ufuncs(x) and self.D.boundary == "neumann":
-            p = _fgp_neumann(x, tau, p, self.iters)
-            self._dual = p
-            return x - tau * D.H(p)
-        r, t = p, 1.0
-        for _ in range(self.iters):
-            q = r + D(x - tau * D.H(r)) * (1 / (8 * tau))
-            norm = xp.sqrt(xp.sum(xp.real(q * xp.conj(q)), axis=-3, keepdims=True))
-            p_new = q / xp.clip(norm, 1.0, None)
-            t_new = (1 + math.sqrt(1 + 4 * t * t)) / 2
-            r = p_new + ((t - 1) / t_new) * (p_new - p)
-            p, t = p_new, t_new
-        self._dual = p
-        return x - tau * D.H(p)
+        shape = tuple(x.shape[:-2]) + self.D.oshape
+        if dual is None or not self.warm_start:
+            dual = xp.zeros(shape, dtype=x.dtype, device=backend.device(x))
+        elif tuple(dual.shape) != shape:
+            raise ValueError(f"TV: the dual state has shape {tuple(dual.shape)}, x needs {shape}")
+        p = _fgp(x, tau, dual, self.iters, self.D)
+        return x - tau * self.D.H(p), p
 
     def cost(self, x: Any) -> Any:
         xp = backend.namespace(x)
@@ -202,17 +198,41 @@ class TV(Prox):
         return f"TV(lam={self.lam:g}, {self.D.ishape}, iters={self.iters})"
 
 
-def _fgp_neumann(x: Any, tau: float, p0: Any, iters: int) -> Any:
-    """The FGP iterations of :class:`TV` (Neumann differences) on NumPy/CuPy, returning the
-    dual ``p``: the same iterates as the generic loop, computed in place on real views.
+def _fgp(x: Any, tau: float, p0: Any, iters: int, D: linops.FiniteDifference) -> Any:
+    """The dual solution of the TV prox by FGP (Beck & Teboulle 2009), from ``p0``.
+
+    .. math:: q = r + \\tfrac{1}{8\\tau} D(x - \\tau D^H r), \\quad
+              p_{k+1} = q / \\max(\\|q_{ij}\\|, 1), \\quad
+              r = p_{k+1} + \\tfrac{t_k - 1}{t_{k+1}} (p_{k+1} - p_k)
+
+    One algorithm, two codings of it: NumPy/CuPy arrays with Neumann differences run the
+    in-place kernel :func:`_fgp_inplace`, everything else (Torch, whose autograd needs
+    out-of-place operations, and periodic boundaries) this loop; both give the same iterates.
+    ``p0`` is not modified.
+    """
+    if backend.has_ufuncs(x) and D.boundary == "neumann":
+        return _fgp_inplace(x, tau, p0, iters)
+    xp = backend.namespace(x)
+    p, r, t = p0, p0, 1.0
+    for _ in range(iters):
+        q = r + D(x - tau * D.H(r)) * (1 / (8 * tau))
+        norm = xp.sqrt(xp.sum(xp.real(q * xp.conj(q)), axis=-3, keepdims=True))
+        p_new = q / xp.clip(norm, 1.0, None)
+        t_new = (1 + math.sqrt(1 + 4 * t * t)) / 2
+        r = p_new + ((t - 1) / t_new) * (p_new - p)
+        p, t = p_new, t_new
+    return p
+
+
+def _fgp_inplace(x: Any, tau: float, p0: Any, iters: int) -> Any:
+    """:func:`_fgp` for Neumann differences on NumPy/CuPy, computed in place on real views.
 
     Each image is seen as one contiguous run of ``H*W*c`` reals (``c`` = 2 for complex:
     interleaved real and imaginary parts), so a step along H or W is a shift by ``W*c`` or
     ``c`` and every ufunc runs one long inner loop. Shifts that cross a row end only ever
     read dual entries that are kept at zero (the last row of ``p_y``, the last column of
     ``p_x``: Neumann differences never write them). Three dual buffers rotate and nothing is
-    allocated per iteration; the generic loop makes ~30 temporaries per iteration and is
-    ~2x slower.
+    allocated per iteration (the generic loop makes ~30 temporaries per iteration).
     """
     xp = backend.namespace(x)
     if not x.flags.c_contiguous:
@@ -276,13 +296,3 @@ def _fgp_neumann(x: Any, tau: float, p0: Any, iters: int) -> Any:
         bufs[0], bufs[1] = bufs[1], bufs[0]
         t = t_new
     return bufs[0]
-
-
-def _compatible(p: Any, x: Any, oshape: tuple[int, ...]) -> bool:
-    return (
-        backend.is_array(p)
-        and backend.backend_name(p) == backend.backend_name(x)
-        and tuple(p.shape) == tuple(x.shape[:-2]) + oshape
-        and p.dtype == x.dtype
-        and str(backend.device(p)) == str(backend.device(x))
-    )

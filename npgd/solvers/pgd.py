@@ -11,6 +11,7 @@ from typing import Any
 
 from npgd import backend
 from npgd.linops import LinearOperator
+from npgd.priors.base import call_with_state, init_state
 from npgd.solvers.step import power_norm
 
 __all__ = ["pgd", "fista", "History"]
@@ -86,7 +87,10 @@ def pgd(
               \\right),
 
     called as ``prox(v, alpha)``: a classic prior from :mod:`npgd.priors` or a learned
-    ``torch.nn.Module`` with the same call. With ``accelerate=True`` (FISTA, Beck & Teboulle
+    ``torch.nn.Module`` with the same call. A :class:`npgd.priors.Prox` with a per-solve
+    state (cycle-spinning shifts, a TV dual warm start) gets it from this loop
+    (``init_state`` once, ``with_state`` per iteration), so the same call twice returns the
+    same result. With ``accelerate=True`` (FISTA, Beck & Teboulle
     2009) the gradient step is taken at the extrapolated point
     :math:`v_t = x_t + \\frac{s_{t-1} - 1}{s_t}(x_t - x_{t-1})`,
     :math:`s_t = (1 + \\sqrt{1 + 4 s_{t-1}^2})/2`.
@@ -150,6 +154,9 @@ def pgd(
     else:
         A._check_input(x0, A.ishape, "x0")
         x = x0
+    # The priors' per-solve state (cycle-spinning shifts, TV dual warm start) lives here, one
+    # per distinct proximal object, so that the same call twice gives the same result.
+    states = {id(p): init_state(p) for p in proxes}
     x_prev, s = x, 1.0
     steps = range(1, iters + 1)
     if progress:
@@ -163,7 +170,9 @@ def pgd(
             s = s_next
         else:
             v = x
-        x_prev, x = x, proxes[t - 1](v + alpha * (AHy - A.N(v)), alpha)
+        p = proxes[t - 1]
+        x_prev = x
+        x, states[id(p)] = call_with_state(p, v + alpha * (AHy - A.N(v)), alpha, states[id(p)])
         if callback is not None and callback(t, x):
             break
     return x
