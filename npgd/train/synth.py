@@ -1,0 +1,411 @@
+"""Domain-randomized training data for a learned MRI prior that generalizes.
+
+A model trained on one brain template learns that template: its anatomy, its contrast, its
+field of view and the phase we gave it. :class:`SynthData` instead draws every training sample
+from a wide, reproducible distribution built only from data available offline:
+
+- **sources**: real MR volumes (Debian ``mricron-data``: ``ch2`` with skull and scalp,
+  ``ch2better``; nilearn's MNI152 2009 T1/GM/WM templates), label atlases turned into images
+  (``aal``, ``HarvardOxford``, ``JHU``, ``brodmann``, ``AICHA``, ``jhu189``, ``natbrainlab``), in
+  the style of SynthSeg's domain randomization (Billot et al., "SynthSeg: Segmentation of brain
+  MRI scans of any contrast and resolution without retraining", Medical Image Analysis 2023:
+  a random intensity per label, texture, blur, bias field, resolution change), scikit-image's
+  bundled natural images and random ellipse scenes;
+- **geometry**: slices in all three orientations, any rotation, flips, zoom so the object
+  fills anything from half to more than the whole field of view, matrix sizes from 48 to 320
+  per side, square or not;
+- **contrast**: identity, random gamma, random monotone and non-monotone intensity maps
+  (T2-like inversions included), bias fields, blur and low resolution, Rician noise floors as
+  in real magnitude images;
+- **phase**: none (real images), constant, smooth polynomial + bump
+  (:func:`npgd.problems.data.synthetic_phase`), linear ramps, and random smooth fields of up to
+  a few cycles;
+- **sampling**: variable-density, radial and line masks at 2.5x to 9x, noiseless or with
+  complex Gaussian k-space noise from 15 to 45 dB SNR (:func:`kspace_noise_std`).
+
+Every draw of sample ``k`` of step ``s`` comes from ``numpy.random.default_rng([seed, s, k])``
+(the matrix size from ``[seed, s]``), so a resumed run sees exactly the samples the
+uninterrupted one would have, and DDP ranks share the step's shape.
+
+Held out of training (never drawn, kept for the cross-dataset evaluation): the
+embedded Colin27 test range (MNI z >= +10 mm, in every Colin27 volume: ``ch2``, ``ch2bet``,
+``ch2better``), the ``inia19`` macaque template and its labels, sagittal slices of the
+MNI152 templates and of ``ch2``, the Shepp-Logan phantom, and the scikit-image images listed in
+:data:`HELD_OUT_IMAGES`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import ndimage
+
+from npgd.problems import data as pdata
+from npgd.problems import mri
+
+__all__ = ["HELD_OUT_IMAGES", "TRAIN_IMAGES", "SynthData", "kspace_noise_std", "volume_sources"]
+
+MRICRON = Path("/usr/share/mricron/templates")
+
+#: scikit-image images used for training (grey conversions of colour ones)
+TRAIN_IMAGES = ("astronaut", "grass", "gravel", "text", "page", "cell", "horse",
+                "hubble_deep_field", "rocket", "retina", "immunohistochemistry", "clock",
+                "microaneurysms", "coffee", "logo", "lfw_subset")
+#: scikit-image images never used for training (cross-dataset evaluation)
+HELD_OUT_IMAGES = ("camera", "moon", "coins", "brick", "chelsea", "shepp_logan_phantom")
+
+# Colin27 (ch2*) rows at MNI z >= +10 mm are the embedded test range: never trained on.
+_TEST_Z_MM = 10.0
+
+
+def kspace_noise_std(x: np.ndarray, snr_db: float) -> float:
+    """Standard deviation :math:`\\sigma` of complex Gaussian k-space noise for an SNR of
+    ``snr_db`` decibels, defined over the fully sampled orthonormal k-space of ``x``:
+
+    .. math:: \\mathrm{SNR_{dB}} = 10\\log_{10}\\frac{\\tfrac1n\\|Fx\\|^2}{\\sigma^2}
+              = 20\\log_{10}\\frac{\\mathrm{rms}(x)}{\\sigma}
+
+    (Parseval: the unitary FFT keeps the energy), so the noise does not depend on the mask.
+
+    Examples
+    --------
+    >>> round(kspace_noise_std(np.ones((4, 4)), 20.0), 6)
+    0.1
+    """
+    rms = float(np.sqrt(np.mean(np.abs(x) ** 2)))
+    return rms * 10.0 ** (-snr_db / 20.0)
+
+
+@dataclass
+class _Volume:
+    name: str
+    array: np.ndarray  # float32, [0, 1] for intensity volumes; integer labels for atlases
+    labels: bool
+    axes: tuple[int, ...]  # the slicing axes allowed (0 sagittal, 1 coronal, 2 axial; RAS)
+    fg: list  # per axis: indices of slices with enough foreground
+
+
+def volume_sources() -> dict[str, tuple[Path, bool, tuple[int, ...]]]:
+    """The training volumes found on this machine: name -> (path, is_label_atlas, axes).
+
+    Axes are RAS voxel axes (0 sagittal, 1 coronal, 2 axial) from which slices may be drawn;
+    MNI152 and ``ch2`` keep their sagittal slices for evaluation.
+
+    Examples
+    --------
+    >>> srcs = volume_sources()
+    >>> all(isinstance(v[0], Path) for v in srcs.values())
+    True
+    """
+    out: dict[str, tuple[Path, bool, tuple[int, ...]]] = {}
+    for name, labels, axes in (
+        ("ch2better", False, (0, 1, 2)), ("ch2", False, (1, 2)), ("ch2bet", False, (0, 1, 2)),
+        ("aal", True, (0, 1, 2)), ("brodmann", True, (0, 1, 2)), ("AICHAmc", True, (0, 1, 2)),
+        ("HarvardOxford-cort-maxprob-thr0-1mm", True, (0, 1, 2)),
+        ("JHU-WhiteMatter-labels-1mm", True, (0, 1, 2)), ("jhu189", True, (0, 1, 2)),
+        ("natbrainlab", True, (0, 1, 2)),
+    ):
+        p = MRICRON / f"{name}.nii.gz"
+        if p.is_file():
+            out[name] = (p, labels, axes)
+    try:
+        import nilearn
+
+        d = Path(nilearn.__file__).parent / "datasets" / "data"
+        for tissue in ("t1", "gm", "wm"):
+            p = d / f"mni_icbm152_{tissue}_tal_nlin_sym_09a_converted.nii.gz"
+            if p.is_file():
+                out[f"mni152-{tissue}"] = (p, False, (1, 2))
+    except ImportError:  # nilearn is optional: its templates are simply not drawn
+        pass
+    return out
+
+
+def _load_volume(name: str, path: Path, labels: bool, axes: tuple[int, ...]) -> _Volume:
+    import nibabel as nib
+
+    img = nib.as_closest_canonical(nib.load(path))  # RAS voxel axes for every file
+    a = np.asanyarray(img.dataobj)
+    if name.startswith("ch2"):
+        # drop the embedded test range: voxels at MNI z >= +10 mm
+        k = np.arange(a.shape[2])
+        z = img.affine[2, 2] * k + img.affine[2, 3]
+        a = a[:, :, z < _TEST_Z_MM]
+    if labels:
+        a = a.astype(np.int32)
+        fgmask = a > 0
+    else:
+        a = a.astype(np.float32)
+        a /= max(float(np.percentile(a[a > 0], 99.5)), 1e-6)
+        fgmask = a > 0.05
+    fg = []
+    for ax in range(3):
+        frac = fgmask.mean(axis=tuple(i for i in range(3) if i != ax))
+        fg.append(np.flatnonzero(frac > 0.08))
+    return _Volume(name, a, labels, tuple(ax for ax in axes if len(fg[ax])), fg)
+
+
+def _skimage_images(names: tuple[str, ...]) -> list[np.ndarray]:
+    import skimage.data
+    from skimage.color import rgb2gray, rgba2rgb
+
+    out = []
+    for n in names:
+        im = getattr(skimage.data, n)()
+        if n == "lfw_subset":
+            out.extend(np.asarray(f, np.float32) for f in im)
+            continue
+        im = np.asarray(im)
+        if im.ndim == 3:
+            im = rgb2gray(rgba2rgb(im) if im.shape[-1] == 4 else im)
+        im = im.astype(np.float32)
+        out.append(im / max(float(im.max()), 1e-6))
+    return out
+
+
+def _smooth_field(rng: np.random.Generator, shape: tuple[int, int], grid: int) -> np.ndarray:
+    """A random smooth field: a ``grid`` x ``grid`` normal draw upsampled with cubic splines."""
+    g = rng.standard_normal((grid, grid))
+    return ndimage.zoom(g, (shape[0] / grid, shape[1] / grid), order=3, mode="nearest")[
+        : shape[0], : shape[1]
+    ]
+
+
+def _lut(rng: np.random.Generator, x: np.ndarray, monotone: bool) -> np.ndarray:
+    """A random piecewise-linear intensity map on [0, 1], monotone or not (0 stays near 0)."""
+    knots = np.linspace(0, 1, int(rng.integers(3, 9)))
+    if monotone:
+        vals = np.sort(rng.random(len(knots)))
+        vals = (vals - vals[0]) / max(vals[-1] - vals[0], 1e-3)
+    else:
+        vals = rng.random(len(knots))
+        vals[0] = 0.0 if rng.random() < 0.8 else vals[0] * 0.3
+    return np.interp(np.clip(x, 0, 1.5), knots, vals, right=vals[-1]).astype(np.float32)
+
+
+class SynthData:
+    """Training samples for :func:`npgd.train.train` drawn from a randomized distribution of
+    images, phases, masks and noise (see the module docstring).
+
+    Parameters
+    ----------
+    shape_range : (int, int)
+        Smallest and largest matrix side; each step draws a height and a width log-uniformly in
+        this range (aspect ratio at most 1.5).
+    accel_range : (float, float)
+        Accelerations, drawn uniformly (40 % of the samples near 5x: ``U(4, 6)``).
+    noise_db_range : (float, float)
+        k-space SNR in dB (:func:`kspace_noise_std`) of the noisy samples.
+    p_noiseless : float
+        Fraction of noiseless samples.
+    mask_families : tuple of str
+        Drawn with probabilities 0.5 / 0.25 / 0.25 for ``("vd", "radial", "lines")``.
+    val_samples : int
+        Fixed validation samples (drawn once from seed 10**6 + i).
+
+    Examples
+    --------
+    >>> d = SynthData(val_samples=2, sources=("aal",), images=False)
+    >>> x, m, s = d.batch(0, 0, 2)
+    >>> x.shape == m.shape, x.dtype, s.shape
+    (True, dtype('complex64'), (2,))
+    """
+
+    def __init__(
+        self,
+        shape_range: tuple[int, int] = (48, 256),
+        accel_range: tuple[float, float] = (2.5, 9.0),
+        noise_db_range: tuple[float, float] = (15.0, 45.0),
+        p_noiseless: float = 0.3,
+        mask_families: tuple[str, ...] = ("vd", "radial", "lines"),
+        val_samples: int = 16,
+        sources: tuple[str, ...] | None = None,
+        images: bool = True,
+    ):
+        self.shape_range = tuple(int(s) for s in shape_range)
+        self.accel_range = tuple(float(a) for a in accel_range)
+        self.noise_db_range = tuple(float(a) for a in noise_db_range)
+        self.p_noiseless = float(p_noiseless)
+        self.mask_families = tuple(mask_families)
+        avail = volume_sources()
+        names = tuple(avail) if sources is None else tuple(s for s in sources if s in avail)
+        self.volumes = [_load_volume(n, *avail[n]) for n in names]
+        self.images = _skimage_images(TRAIN_IMAGES) if images else []
+        if not self.volumes and not self.images:
+            raise ValueError("SynthData: no training source found (install mricron-data, "
+                             "nilearn or scikit-image)")
+        self.val = [self._sample(np.random.default_rng(10**6 + i),
+                                 self._shape(np.random.default_rng(10**6 + i)))
+                    for i in range(val_samples)]
+
+    # ---------------------------------------------------------------- drawing
+    def _shape(self, rng: np.random.Generator) -> tuple[int, int]:
+        lo, hi = self.shape_range
+        h = int(round(math.exp(rng.uniform(math.log(lo), math.log(hi)))))
+        ar = math.exp(rng.uniform(-math.log(1.5), math.log(1.5)))
+        w = int(np.clip(round(h * ar), lo, hi))
+        return h, w
+
+    def _base(self, rng: np.random.Generator) -> np.ndarray:
+        """A 2-D float32 image in roughly [0, 1] before geometry and contrast."""
+        vols = [v for v in self.volumes if not v.labels]
+        labs = [v for v in self.volumes if v.labels]
+        kinds = ["volume"] * bool(vols) + ["labels"] * bool(labs) + ["image"] * bool(
+            self.images) + ["shapes"]
+        p = np.array([{"volume": 0.4, "labels": 0.25, "image": 0.2, "shapes": 0.15}[k]
+                      for k in kinds])
+        kind = kinds[rng.choice(len(kinds), p=p / p.sum())]
+        if kind in ("volume", "labels"):
+            v = (vols if kind == "volume" else labs)[rng.integers(len(vols if kind == "volume"
+                                                                   else labs))]
+            ax = v.axes[rng.integers(len(v.axes))]
+            idx = int(v.fg[ax][rng.integers(len(v.fg[ax]))])
+            sl = np.take(v.array, idx, axis=ax)
+            sl = np.rot90(sl)  # RAS voxel axes -> radiological display orientation
+            return self._label_image(rng, sl) if v.labels else self._contrast(rng, sl)
+        if kind == "image":
+            im = self.images[rng.integers(len(self.images))]
+            return self._contrast(rng, im) if rng.random() < 0.5 else im
+        return self._shapes(rng)
+
+    def _contrast(self, rng: np.random.Generator, x: np.ndarray) -> np.ndarray:
+        u = rng.random()
+        if u < 0.35:
+            return x
+        if u < 0.55:
+            return np.clip(x, 0, None) ** rng.uniform(0.5, 2.0)
+        if u < 0.75:
+            return _lut(rng, x, monotone=True)
+        if u < 0.9:
+            return _lut(rng, x, monotone=False)
+        fg = x > 0.05  # T2-like: bright fluid, dark white matter, background kept dark
+        return np.where(fg, 1.05 - np.clip(x, 0, 1), 0).astype(np.float32)
+
+    def _label_image(self, rng: np.random.Generator, labels: np.ndarray) -> np.ndarray:
+        n = int(labels.max()) + 1
+        means = rng.random(n).astype(np.float32)
+        if rng.random() < 0.7:
+            means[0] = 0.0
+        img = means[labels]
+        tex = rng.uniform(0, 0.08)
+        if tex > 0:
+            img = img + tex * ndimage.gaussian_filter(
+                rng.standard_normal(labels.shape).astype(np.float32), rng.uniform(0.5, 2))
+        return ndimage.gaussian_filter(img, rng.uniform(0.3, 1.5)).astype(np.float32)
+
+    def _shapes(self, rng: np.random.Generator) -> np.ndarray:
+        n = 128
+        Y, X = np.mgrid[-1 : 1 : n * 1j, -1 : 1 : n * 1j]
+        img = np.zeros((n, n), np.float32)
+        for _ in range(int(rng.integers(4, 30))):
+            cy, cx = rng.uniform(-0.8, 0.8, 2)
+            a, b = rng.uniform(0.05, 0.7, 2)
+            th = rng.uniform(0, np.pi)
+            yr = (Y - cy) * np.cos(th) + (X - cx) * np.sin(th)
+            xr = -(Y - cy) * np.sin(th) + (X - cx) * np.cos(th)
+            inside = (yr / a) ** 2 + (xr / b) ** 2 <= 1
+            img[inside] = rng.random() if rng.random() < 0.6 else img[inside] + rng.uniform(-.3, .3)
+        return ndimage.gaussian_filter(np.clip(img, 0, None), rng.uniform(0, 1.2))
+
+    def _geometry(self, rng: np.random.Generator, x: np.ndarray,
+                  shape: tuple[int, int]) -> np.ndarray:
+        """Rotate, flip, zoom and shift ``x`` onto a ``shape`` grid (linear interpolation)."""
+        if rng.random() < 0.5:
+            th = rng.uniform(0, 2 * np.pi)
+        else:
+            th = rng.integers(4) * np.pi / 2 + np.deg2rad(rng.uniform(-15, 15))
+        # object extent relative to the field of view: from a small object to a crop inside it
+        fill = math.exp(rng.uniform(math.log(0.55), math.log(1.8)))
+        scale = max(x.shape) / (fill * max(shape))  # source pixels per output pixel
+        if scale > 1.3:  # anti-alias before shrinking
+            x = ndimage.gaussian_filter(x, 0.45 * scale)
+        c, s = math.cos(th), math.sin(th)
+        M = scale * np.array([[c, -s], [s, c]])
+        if rng.random() < 0.5:
+            M = M @ np.diag([1, -1])
+        centre_out = (np.array(shape) - 1) / 2
+        shift = rng.uniform(-0.15, 0.15, 2) * np.array(x.shape)
+        offset = (np.array(x.shape) - 1) / 2 + shift - M @ centre_out
+        return ndimage.affine_transform(x, M, offset, output_shape=shape, order=1,
+                                        mode="constant", cval=0.0, prefilter=False)
+
+    def _sample(self, rng: np.random.Generator, shape: tuple[int, int]) -> tuple:
+        x = self._geometry(rng, self._base(rng).astype(np.float32), shape)
+        if rng.random() < 0.3:  # low resolution (EPI-like), then back to the grid
+            f = rng.uniform(1.5, 3.0)
+            small = ndimage.zoom(x, 1 / f, order=1)
+            x = ndimage.zoom(small, (shape[0] / small.shape[0], shape[1] / small.shape[1]),
+                             order=3)[: shape[0], : shape[1]]
+            x = np.pad(x, ((0, shape[0] - x.shape[0]), (0, shape[1] - x.shape[1])))
+        elif rng.random() < 0.3:
+            x = ndimage.gaussian_filter(x, rng.uniform(0.3, 1.0))
+        if rng.random() < 0.6:  # receive-coil bias field
+            amp = rng.uniform(0.1, 0.6)
+            x = x * np.exp(amp * _smooth_field(rng, shape, int(rng.integers(2, 5))))
+        x = np.clip(x, 0, None)
+        top = float(np.percentile(x, 99.5))
+        if top <= 1e-6:  # an empty view: fall back to a fresh scene of random shapes
+            x = self._geometry(rng, self._shapes(rng), shape)
+            top = max(float(np.percentile(x, 99.5)), 1e-6)
+        x = (x / top).astype(np.float32)
+        if rng.random() < 0.5:  # magnitude image with its Rician noise floor
+            sigma = math.exp(rng.uniform(math.log(0.003), math.log(0.05)))
+            x = np.abs(x + sigma * (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)))
+        z = x.astype(np.complex64) * self._phase(rng, shape)
+        mask = self._mask(rng, shape)
+        noise = 0.0 if rng.random() < self.p_noiseless else kspace_noise_std(
+            z, rng.uniform(*self.noise_db_range))
+        return z.astype(np.complex64), mask, np.float32(noise)
+
+    def _phase(self, rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+        u = rng.random()
+        if u < 0.2:
+            return np.ones(shape, np.complex64)
+        if u < 0.35:
+            return np.full(shape, np.exp(1j * rng.uniform(0, 2 * np.pi)), np.complex64)
+        if u < 0.7:
+            phi = pdata.synthetic_phase(shape, int(rng.integers(2**31)))
+        elif u < 0.85:
+            Y, X = np.meshgrid(np.linspace(-1, 1, shape[0]), np.linspace(-1, 1, shape[1]),
+                               indexing="ij")
+            phi = rng.uniform(-3, 3) * Y + rng.uniform(-3, 3) * X + rng.uniform(0, 2 * np.pi)
+        else:
+            phi = rng.uniform(1, 2 * np.pi) * _smooth_field(rng, shape, int(rng.integers(3, 7)))
+        return np.exp(1j * phi).astype(np.complex64)
+
+    def _mask(self, rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+        lo, hi = self.accel_range
+        accel = rng.uniform(4, 6) if rng.random() < 0.4 and lo <= 5 <= hi else rng.uniform(lo, hi)
+        p = np.array([{"vd": 0.5, "radial": 0.25, "lines": 0.25}[f] for f in self.mask_families])
+        fam = self.mask_families[rng.choice(len(p), p=p / p.sum())]
+        seed = int(rng.integers(2**31))
+        if fam == "vd":
+            calib = max(4, min(12, min(shape) // 8))
+            return mri.vd_mask(shape, accel, seed=seed, calib=calib)
+        if fam == "radial":
+            return mri.vd_radial_mask(shape, accel, seed=seed)
+        return mri.line_mask(shape, accel, seed=seed)
+
+    # ---------------------------------------------------------------- public
+    def batch(self, seed: int, step: int, size: int,
+              part: slice = slice(None)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Images ``(B, H, W)`` complex64, masks ``(B, H, W)`` bool and k-space noise standard
+        deviations ``(B,)`` float32 of one training step (``part`` selects this rank's
+        samples); the matrix size ``(H, W)`` is drawn once per step.
+        """
+        shape = self._shape(np.random.default_rng([seed, step]))
+        out = [self._sample(np.random.default_rng([seed, step, k]), shape)
+               for k in range(size)[part]]
+        return (np.stack([o[0] for o in out]), np.stack([o[1] for o in out]),
+                np.array([o[2] for o in out], np.float32))
+
+    def describe(self) -> dict[str, Any]:
+        """What the pool holds (for logs and checkpoints)."""
+        return {"volumes": [v.name for v in self.volumes], "images": len(self.images),
+                "shape_range": self.shape_range, "accel_range": self.accel_range,
+                "noise_db_range": self.noise_db_range, "p_noiseless": self.p_noiseless,
+                "mask_families": self.mask_families}

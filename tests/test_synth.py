@@ -1,0 +1,75 @@
+"""The domain-randomized training data (npgd.train.synth)."""
+
+import numpy as np
+import pytest
+
+from npgd.train import synth
+
+HAS_MRICRON = synth.MRICRON.joinpath("aal.nii.gz").is_file()
+
+
+@pytest.fixture(scope="module")
+def images_only():
+    return synth.SynthData(sources=(), val_samples=2, shape_range=(24, 40))
+
+
+def test_batch_is_reproducible_and_step_dependent(images_only):
+    a = images_only.batch(5, 7, 3)
+    b = images_only.batch(5, 7, 3)
+    c = images_only.batch(5, 8, 3)
+    for u, v in zip(a, b, strict=True):
+        np.testing.assert_array_equal(u, v)
+    assert a[0].shape != c[0].shape or not np.array_equal(a[0], c[0])
+
+
+def test_part_selects_the_rank_share(images_only):
+    whole = images_only.batch(1, 3, 4)
+    half = images_only.batch(1, 3, 4, slice(2, 4))
+    np.testing.assert_array_equal(whole[0][2:], half[0])
+    np.testing.assert_array_equal(whole[1][2:], half[1])
+
+
+def test_batch_contents_follow_the_ranges(images_only):
+    d = synth.SynthData(sources=(), val_samples=0, shape_range=(24, 40),
+                        accel_range=(3.0, 4.0), p_noiseless=0.0, noise_db_range=(20.0, 20.0),
+                        mask_families=("vd", "radial"))
+    for step in range(6):
+        x, m, sd = d.batch(0, step, 2)
+        assert x.dtype == np.complex64 and m.dtype == bool and sd.dtype == np.float32
+        assert 24 <= x.shape[1] <= 40 and 24 <= x.shape[2] <= 40
+        assert np.isfinite(x).all() and (np.abs(x) > 0).any()
+        accel = m[0].size / m.reshape(len(m), -1).sum(1)
+        assert ((accel > 2.9) & (accel < 4.1)).all()
+        for k in range(2):  # 20 dB over the full k-space: sigma = rms(x) / 10
+            rms = np.sqrt(np.mean(np.abs(x[k]) ** 2))
+            assert sd[k] == pytest.approx(rms / 10, rel=1e-5)
+
+
+def test_kspace_noise_std_is_scale_equivariant():
+    x = np.random.default_rng(0).standard_normal((8, 8))
+    assert synth.kspace_noise_std(3 * x, 30) == pytest.approx(3 * synth.kspace_noise_std(x, 30))
+
+
+def test_held_out_images_are_never_training_images():
+    assert not set(synth.HELD_OUT_IMAGES) & set(synth.TRAIN_IMAGES)
+
+
+@pytest.mark.skipif(not HAS_MRICRON, reason="Debian mricron-data not installed")
+def test_colin27_test_range_and_sagittal_holdouts():
+    srcs = synth.volume_sources()
+    assert "inia19-t1-brain" not in srcs and "inia19-NeuroMaps" not in srcs
+    assert 0 not in srcs["ch2"][2]  # ch2 sagittal slices are held out
+    import nibabel as nib
+
+    img = nib.as_closest_canonical(nib.load(srcs["ch2"][0]))
+    z = img.affine[2, 2] * np.arange(img.shape[2]) + img.affine[2, 3]
+    v = synth._load_volume("ch2", *srcs["ch2"])
+    assert v.array.shape[2] == int((z < 10).sum()) < img.shape[2]  # only MNI z < +10 mm
+    np.testing.assert_array_equal(
+        v.array[..., -1] > 0, np.asanyarray(img.dataobj)[..., int((z < 10).sum()) - 1] > 0)
+    assert 0 not in v.axes
+
+
+def test_no_source_is_a_clear_error():
+    with pytest.raises(ValueError, match="no training source"):
+        synth.SynthData(sources=(), images=False, val_samples=0)
