@@ -68,12 +68,40 @@ def test_batched_equals_one_by_one():
         np.testing.assert_allclose(batched[k], one, atol=1e-10)
 
 
-def test_power_norm_and_lambda_max():
+def test_squared_norm_exact_and_by_power_iteration():
+    """Operators with a known norm give it exactly; power iteration (forced by composing with
+    the identity, which has no exact rule) agrees with every one of them."""
     D = linops.Diagonal(np.array([[1.0, 3.0], [0.5, 2.0]]))
-    assert solvers.power_norm(D) == pytest.approx(9.0, rel=1e-6)
-    assert solvers.power_norm(linops.FiniteDifference((16, 16)), iters=300) < 8
+    assert solvers.squared_norm(D) == 9.0
+    mask = np.zeros((8, 8))
+    mask[::2] = 0.5
+    mask[1, 1] = 0.8
+    for A in [D, linops.MaskedFFT(mask), linops.Downsample((8, 8), 2),
+              (0.5 - 1j) * linops.Wavelet((8, 8), "haar", 2), linops.FFT2((8, 8)).H]:
+        exact = solvers.squared_norm(A)
+        forced = solvers.squared_norm(linops.Identity(A.oshape) @ A, iters=200)
+        assert forced == pytest.approx(exact, rel=1e-6), A
+    assert solvers.squared_norm(linops.MaskedFFT(mask)) == pytest.approx(0.64)
+    assert 7.5 < solvers.squared_norm(linops.FiniteDifference((16, 16)), iters=300) < 8
     A = linops.FFT2((4, 4))
     assert solvers.lambda_max(A, A(np.eye(4))) == pytest.approx(1.0)
+
+
+def test_squared_norm_is_not_cached():
+    """The operator's arrays may change (a learnable mask): the norm follows them."""
+    torch = pytest.importorskip("torch")
+    w = torch.ones(4, 4, dtype=torch.float64)
+    like = torch.zeros(0, dtype=torch.float64)
+    for A in [linops.Diagonal(w), linops.Identity((4, 4)) @ linops.Diagonal(w)]:
+        w.fill_(1.0)
+        assert solvers.squared_norm(A, like=like) == pytest.approx(1.0)
+        w.mul_(3.0)
+        assert solvers.squared_norm(A, like=like) == pytest.approx(9.0)
+
+
+def test_power_norm_is_a_deprecated_alias():
+    with pytest.warns(DeprecationWarning, match="squared_norm"):
+        assert solvers.power_norm(2 * linops.Identity((3,))) == 4.0
 
 
 def test_bad_inputs():
@@ -93,6 +121,62 @@ def test_bad_inputs():
         solvers.pgd(A, prox, y, x0=np.zeros((4, 4), complex))
     with pytest.raises(ValueError, match="mask.*NaN"):
         mri.simulate(x, np.full(x.shape, np.nan))
+
+
+@pytest.mark.parametrize("step,exc,match", [
+    (np.array(0.5), TypeError, "step must be a real number.*numpy array"),
+    (0.5 + 0j, TypeError, "step must be a finite real number"),
+    (float("nan"), ValueError, "step must be a finite real number > 0, got nan"),
+    (0.0, ValueError, "step must be a finite real number > 0"),
+    (-1, ValueError, "step must be a finite real number > 0"),
+    ("1", TypeError, "step must be a finite real number"),
+])
+def test_bad_step(step, exc, match):
+    _, A, y = problem()
+    with pytest.raises(exc, match=match):
+        solvers.fista(A, priors.L1(0.1), y, step=step, iters=2)
+
+
+def test_numpy_scalar_step_does_not_upcast():
+    _, A, y = problem()
+    out = solvers.pgd(A, priors.L1(1e-3), y.astype(np.complex64), step=np.float64(0.9), iters=2)
+    assert out.dtype == np.complex64
+
+
+def test_bad_tensor_step():
+    torch = pytest.importorskip("torch")
+    _, A, y = problem()
+    yt = torch.from_numpy(y)
+    with pytest.raises(TypeError, match="0-d and real"):
+        solvers.pgd(A, priors.L1(0.1), yt, step=torch.ones(2), iters=2)
+    with pytest.raises(TypeError, match="0-d and real"):
+        solvers.pgd(A, priors.L1(0.1), yt, step=torch.tensor(1 + 0j), iters=2)
+    with pytest.raises(ValueError, match="finite and > 0"):
+        solvers.pgd(A, priors.L1(0.1), yt, step=torch.tensor(float("nan")), iters=2)
+    with pytest.raises(TypeError, match="with Torch y"):
+        solvers.pgd(A, priors.L1(0.1), y, step=torch.tensor(0.5), iters=2)
+
+
+def test_all_zero_mask():
+    """No default step for an operator that measures nothing; an explicit step runs the
+    prior alone from x0 (a defined, finite result)."""
+    A = linops.MaskedFFT(np.zeros((8, 8)))
+    y = np.zeros((8, 8), complex)
+    with pytest.raises(ValueError, match="all-zero mask.*pass step="):
+        solvers.fista(A, priors.L1(0.1), y)
+    x0 = np.ones((8, 8), complex)
+    out = solvers.pgd(A, priors.L1(0.25), y, step=1.0, iters=2, x0=x0)
+    np.testing.assert_array_equal(out, np.full((8, 8), 0.5 + 0j))
+
+
+def test_mask_and_measurement_batches_must_match():
+    masks = np.stack([mri.vd_mask((16, 16), 2.5, seed=s, calib=4) for s in range(3)])
+    A = linops.MaskedFFT(masks)
+    y1 = np.ones((16, 16), complex)
+    with pytest.raises(ValueError, match=r"mask's batch axes \(3,\).*batch axes \(\)"):
+        solvers.fista(A, priors.L1(0.1), y1, iters=2)
+    with pytest.raises(ValueError, match=r"mask's batch axes \(3,\).*\(2, 16, 16\)"):
+        solvers.fista(A, priors.L1(0.1), np.ones((2, 16, 16), complex), iters=2)
 
 
 def test_torch_autograd_through_pgd():

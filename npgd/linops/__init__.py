@@ -22,6 +22,7 @@ from npgd.linops.dottest import dottest
 from npgd.linops.finite_difference import FiniteDifference
 from npgd.linops.fourier import FFT2, MaskedFFT
 from npgd.linops.resample import Downsample
+from npgd.linops.sense import Sense
 from npgd.linops.wavelet import Wavelet
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "LinearOperator",
     "MaskedFFT",
     "Scaled",
+    "Sense",
     "Sum",
     "Wavelet",
     "dottest",

@@ -175,6 +175,11 @@ class LinearOperator:
     def _normal(self) -> LinearOperator:
         return Compose(self.H, self)
 
+    def _squared_norm(self) -> float | None:
+        """:math:`\\|A^H A\\|` where the operator knows it exactly (else None: power
+        iteration, see :func:`npgd.solvers.squared_norm`)."""
+        return 1.0 if self.unitary else None
+
     @property
     def H(self) -> LinearOperator:  # noqa: N802 (the conventional name)
         """The adjoint operator :math:`A^H` (``A`` itself when self-adjoint; built once)."""
@@ -235,6 +240,9 @@ class _Adjoint(LinearOperator):
 
     def _apply_adjoint(self, x: Any) -> Any:
         return self.A._apply(x)
+
+    def _squared_norm(self) -> float | None:
+        return self.A._squared_norm()
 
     def __repr__(self) -> str:
         return f"{self.A!r}.H"
@@ -360,6 +368,10 @@ class Scaled(LinearOperator):
 
     def _normal(self) -> LinearOperator:
         return Scaled(abs(self.c) ** 2, self.A.N)
+
+    def _squared_norm(self) -> float | None:
+        inner = self.A._squared_norm()
+        return None if inner is None else abs(self.c) ** 2 * inner
 
     def __repr__(self) -> str:
         return f"{self.c!r} * {self.A!r}"

@@ -75,5 +75,8 @@ class Diagonal(LinearOperator):
         w = self.weights.like(y)
         return (backend.namespace(w).conj(w) if self.weights.complex else w) * y
 
+    def _squared_norm(self) -> float:
+        return float(np.max(np.abs(self.weights.numpy())) ** 2)
+
     def __repr__(self) -> str:
         return f"Diagonal({self.ishape})"

@@ -106,6 +106,9 @@ class MaskedFFT(LinearOperator):
     def _normal(self) -> LinearOperator:
         return _MaskedNormal(self)
 
+    def _squared_norm(self) -> float:
+        return float(np.max(np.abs(self.mask.numpy())) ** 2)
+
     def __repr__(self) -> str:
         return f"MaskedFFT({self.ishape})"
 

@@ -63,5 +63,8 @@ class Downsample(LinearOperator):
         spread = xp.broadcast_to(y[..., :, None, :, None], batch + (h, fy, w, fx))
         return xp.reshape(spread, batch + (h * fy, w * fx)) / (fy * fx)
 
+    def _squared_norm(self) -> float:
+        return 1.0 / (self.factor[0] * self.factor[1])
+
     def __repr__(self) -> str:
         return f"Downsample({self.ishape}, factor={self.factor})"

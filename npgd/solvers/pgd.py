@@ -10,9 +10,10 @@ from collections.abc import Callable
 from typing import Any
 
 from npgd import backend
+from npgd._util import check_int, check_positive_float
 from npgd.linops import LinearOperator
 from npgd.priors.base import call_with_state, init_state
-from npgd.solvers.step import power_norm
+from npgd.solvers.step import squared_norm
 
 __all__ = ["pgd", "fista", "History"]
 
@@ -30,19 +31,44 @@ def _check_measurements(A: LinearOperator, y: Any) -> Any:
     return xp
 
 
-def _default_step(A: LinearOperator, y: Any, step: Any) -> Any:
-    """1/‖AᴴA‖ by default; a number must lie in (0, 2/‖AᴴA‖) for the iteration to converge."""
-    batch = tuple(y.shape[: y.ndim - len(A.oshape)])
-    if step is None:
-        return 1.0 / power_norm(A, batch, like=y)
-    if isinstance(step, numbers.Real):
-        L = power_norm(A, batch, like=y)
-        if not 0 < step <= 2.0 / L * (1 + 1e-3):
-            raise ValueError(
-                f"pgd: step must be in (0, 2/||A^H A||] = (0, {2.0 / L:.4g}] for convergence, "
-                f"got {step!r}"
+def _check_step(A: LinearOperator, y: Any, step: Any) -> Any:
+    """The step alpha: 1/||A||^2 by default; a number in (0, 2/||A||^2] (the range in which
+    the iteration converges), as a Python float so that it never upcasts single-precision
+    arrays; a learned step as a finite, positive 0-d real Torch tensor, used as is."""
+    if backend.is_array(step):
+        if backend.backend_name(step) != "torch" or backend.backend_name(y) != "torch":
+            raise TypeError(
+                "pgd: step must be a real number, or a 0-d real torch.Tensor (a learned step) "
+                f"with Torch y; got a {backend.backend_name(step)} array (pass float(step))"
             )
-    return step  # a tensor step (learned) is used as is
+        if step.ndim != 0 or not step.is_floating_point():
+            raise TypeError(
+                f"pgd: a tensor step must be 0-d and real floating, got shape "
+                f"{tuple(step.shape)} and dtype {step.dtype}"
+            )
+        if not bool((step > 0) & step.isfinite()):
+            raise ValueError(f"pgd: step must be finite and > 0, got {float(step)!r}")
+        return step
+    if step is not None:
+        if not isinstance(step, numbers.Number):
+            raise TypeError(f"pgd: step must be a finite real number > 0, got {step!r}")
+        step = check_positive_float("pgd", "step", step)
+    batch = tuple(y.shape[: y.ndim - len(A.oshape)])
+    L = squared_norm(A, batch, like=y)
+    if step is None:
+        if L == 0:
+            raise ValueError(
+                "pgd: the operator is zero on these inputs (||A||^2 = 0, e.g. an all-zero "
+                "mask), so there is no default step 1/||A||^2; pass step= to run the prior "
+                "alone on x0"
+            )
+        return 1.0 / L
+    if L > 0 and step > 2.0 / L * (1 + 1e-3):
+        raise ValueError(
+            f"pgd: step must be in (0, 2/||A^H A||] = (0, {2.0 / L:.4g}] for convergence, "
+            f"got {step!r}"
+        )
+    return step
 
 
 def _per_iteration(prox: Any, iters: int) -> list:
@@ -109,8 +135,12 @@ def pgd(
     y : array
         Measurements, shape ``(*batch, *A.oshape)``; must be finite.
     step : float or tensor, optional
-        :math:`\\alpha`; default :math:`1/\\|A^H A\\|` (power iteration, cached on ``A``). A
-        number must lie in :math:`(0, 2/\\|A^H A\\|]`; a Torch tensor (learned) is used as is.
+        :math:`\\alpha`; default :math:`1/\\|A\\|^2` (:func:`npgd.solvers.squared_norm`). A
+        real number must lie in :math:`(0, 2/\\|A\\|^2]`; a learned step is a 0-d real Torch
+        tensor, finite and > 0, used as is (autograd flows into it). NumPy arrays, complex,
+        NaN and non-positive steps are errors. An operator that is zero on the inputs (an
+        all-zero mask) has no default step: a ValueError asks for an explicit one, with which
+        the loop runs the prior alone (:math:`A^H y = A^H A x = 0`).
     iters : int
         Number of iterations :math:`T`.
     x0 : array, optional
@@ -142,11 +172,10 @@ def pgd(
     >>> bool(np.linalg.norm(xhat - x) < 0.05 * np.linalg.norm(x))
     True
     """
-    if isinstance(iters, bool) or not isinstance(iters, int) or iters < 0:
-        raise ValueError(f"pgd: iters must be an int >= 0, got {iters!r}")
+    check_int("pgd", "iters", iters, minimum=0)
     _check_measurements(A, y)
     proxes = _per_iteration(prox, iters)
-    alpha = _default_step(A, y, step)
+    alpha = _check_step(A, y, step)
     AHy = A.H(y)
     if x0 is None:
         xp = backend.namespace(AHy)

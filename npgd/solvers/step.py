@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 
 from npgd import backend
+from npgd._util import check_int
 from npgd.linops import LinearOperator
 
-__all__ = ["power_norm", "lambda_max"]
+__all__ = ["squared_norm", "power_norm", "lambda_max"]
 
 
 def _sample_norm(xp: Any, x: Any, ndim: int) -> Any:
@@ -17,7 +19,7 @@ def _sample_norm(xp: Any, x: Any, ndim: int) -> Any:
     return xp.sqrt(xp.sum(xp.real(x * xp.conj(x)), axis=axes, keepdims=True))
 
 
-def power_norm(
+def squared_norm(
     A: LinearOperator,
     batch: tuple[int, ...] = (),
     *,
@@ -25,12 +27,16 @@ def power_norm(
     like: Any = None,
     seed: int = 0,
 ) -> float:
-    """Largest eigenvalue :math:`\\|A^H A\\|` of the normal operator, by power iteration.
+    """The squared operator norm :math:`\\|A\\|^2 = \\|A^H A\\|`, the largest eigenvalue of
+    the normal operator; :math:`1/\\|A\\|^2` is the classic proximal-gradient step.
 
-    Iterates :math:`v \\leftarrow A^H A v / \\|A^H A v\\|` from a random complex start, per
-    batch element (operators with per-sample data, such as one mask per sample, have one norm
-    each), and returns the largest Rayleigh quotient. The result is cached on ``A`` for the
-    batch shape. :math:`1/\\|A^H A\\|` is the classic proximal-gradient step.
+    Operators that know it exactly say so (unitary ones: 1; ``Diagonal``: :math:`\\max|w|^2`;
+    ``MaskedFFT``: :math:`\\max M^2`; ``Downsample``: :math:`1/(f_y f_x)`; scalings of those);
+    it is then computed from the operator's current arrays. Otherwise power iteration
+    :math:`v \\leftarrow A^H A v / \\|A^H A v\\|` runs from a random complex start, per batch
+    element (operators with per-sample data, such as one mask per sample, have one norm each),
+    and the largest Rayleigh quotient is returned (an estimate from below). Nothing is cached:
+    the operator's arrays (a learnable mask) may change between calls.
 
     Parameters
     ----------
@@ -38,8 +44,7 @@ def power_norm(
     batch : tuple of int
         Batch shape the operator is applied with.
     iters : int
-        Power iterations (30 gives ~1e-3 relative accuracy for well-separated spectra; the
-        estimate is from below).
+        Power iterations (convergence depends on the gap between the two largest eigenvalues).
     like : array, optional
         Run on this array's backend and device (NumPy by default).
     seed : int
@@ -49,13 +54,15 @@ def power_norm(
     --------
     >>> import numpy as np
     >>> from npgd import linops
-    >>> round(power_norm(3 * linops.Wavelet((16, 16), "haar", 2)), 6)
+    >>> squared_norm(3 * linops.Wavelet((16, 16), "haar", 2))
     9.0
+    >>> 7.5 < squared_norm(linops.FiniteDifference((16, 16)), iters=100) <= 8  # ||D||^2 <= 8
+    True
     """
-    cache = A.__dict__.setdefault("_power_norm", {})
-    key = (tuple(batch), iters)
-    if key in cache:
-        return cache[key]
+    check_int("squared_norm", "iters", iters)
+    exact = A._squared_norm()
+    if exact is not None:
+        return float(exact)
     rng = np.random.default_rng(seed)
     shape = tuple(batch) + A.ishape
     v = (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(np.complex128)
@@ -70,9 +77,29 @@ def power_norm(
         lam = xp.sum(xp.real(xp.conj(v) * w), axis=tuple(range(-n, 0)))
         norm = _sample_norm(xp, w, n)
         v = w / xp.where(norm > 0, norm, xp.ones_like(norm))
-    out = float(np.max(backend.to_numpy(lam)))
-    cache[key] = out
-    return out
+    return float(np.max(backend.to_numpy(lam)))
+
+
+def power_norm(*args: Any, **kwargs: Any) -> float:
+    """Deprecated name of :func:`squared_norm` (it returns the *squared* norm
+    :math:`\\|A^H A\\|`, which the old name hid); warns and forwards.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from npgd import linops
+    >>> with warnings.catch_warnings(record=True) as w:
+    ...     warnings.simplefilter("always")
+    ...     power_norm(2 * linops.Identity((2,))), w[0].category.__name__
+    (4.0, 'DeprecationWarning')
+    """
+    warnings.warn(
+        "npgd.solvers.power_norm is deprecated: it returns the squared operator norm; call "
+        "npgd.solvers.squared_norm",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return squared_norm(*args, **kwargs)
 
 
 def lambda_max(A: LinearOperator, y: Any, transform: LinearOperator | None = None) -> float:

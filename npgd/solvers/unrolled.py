@@ -39,7 +39,7 @@ class NeuralPGD(nn.Module):
     step : float
         Initial :math:`\\alpha` (learned). 1 suits operators with :math:`\\|A^H A\\| = 1`, such
         as :class:`npgd.linops.MaskedFFT`; use :math:`1/\\|A^H A\\|` otherwise
-        (:func:`npgd.solvers.power_norm`).
+        (:func:`npgd.solvers.squared_norm`).
     data_consistency : {"gradient", "hard"}
         ``"gradient"`` (default): the learned gradient step above. ``"hard"``: the authors'
         exact data consistency: :math:`\\alpha = 1` fixed and a last projection
