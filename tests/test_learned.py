@@ -110,6 +110,10 @@ def test_bad_input_is_named():
         priors.ResNetProx(kernel=4)
     with pytest.raises(ValueError, match="iters"):
         solvers.NeuralPGD(P, iters=0)
+    with pytest.raises(ValueError, match="NeuralPGD: step must be a finite real number > 0"):
+        solvers.NeuralPGD(P, step=float("nan"))
+    with pytest.raises(ValueError, match="SwishProx: layers must be an int >= 1"):
+        priors.SwishProx(layers=0)
     with pytest.raises(ValueError, match="one callable per iteration"):
         solvers.pgd(*problem()[:1], [P, P], problem()[1], iters=3, step=1.0)
 

@@ -218,3 +218,18 @@ def test_cycle_spinning_seeds_differ():
     a, b = (solvers.fista(A, priors.L1Wavelet(2e-3, (16, 16), "db2", levels=2, seed=s), y,
                           iters=12) for s in (0, 1))
     assert np.abs(a - b).max() > 1e-3 * np.abs(a).max()
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda: solvers.cg(linops.Identity((2,)), np.ones(2), iters=-1),
+     "cg: iters must be an int >= 0"),
+    (lambda: solvers.cg(linops.Identity((2,)), np.ones(2), tol=float("nan")),
+     "cg: tol must be a finite real number >= 0"),
+    (lambda: solvers.History(every=0), "History: every must be an int >= 1"),
+    (lambda: solvers.squared_norm(linops.Identity((2,)), iters=1.5),
+     "squared_norm: iters must be an int >= 1"),
+    (lambda: priors.TV(0.1, (8, 8), iters=2.0), "TV: iters must be an int >= 1"),
+])
+def test_argument_checks_name_the_argument(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

@@ -8,6 +8,7 @@ import numpy as np
 import pywt
 
 from npgd import backend
+from npgd._util import check_int
 from npgd.linops.base import LinearOperator, Shape, as_shape
 
 __all__ = ["Wavelet"]
@@ -103,8 +104,7 @@ class Wavelet(LinearOperator):
         shape = as_shape(shape, "shape", "Wavelet")
         if len(shape) != 2:
             raise ValueError(f"Wavelet: shape must be (H, W), got {shape}")
-        if isinstance(levels, bool) or not isinstance(levels, (int, np.integer)) or levels < 1:
-            raise ValueError(f"Wavelet: levels must be a positive int, got {levels!r}")
+        levels = check_int("Wavelet", "levels", levels)
         try:
             w = pywt.Wavelet(wavelet)
         except (ValueError, TypeError):

@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import numpy as np
 
 from npgd import backend
+from npgd._util import check_positive_float
 
-__all__ = ["Prox", "Zero", "L1", "Box", "Chain", "soft_threshold", "check_lambda", "init_state",
+__all__ = ["Prox", "Zero", "L1", "Box", "Chain", "soft_threshold", "init_state",
            "call_with_state"]
 
 
 _TINY = float(np.finfo(np.float32).tiny)
-
-
-def check_lambda(lam: Any, where: str) -> float:
-    """Validate a regularization weight: a finite number >= 0."""
-    if isinstance(lam, bool) or not isinstance(lam, numbers.Real) or not lam >= 0:
-        raise ValueError(f"{where}: lam must be a finite number >= 0, got {lam!r}")
-    if lam == float("inf"):
-        raise ValueError(f"{where}: lam must be finite, got {lam!r}")
-    return float(lam)
 
 
 def soft_threshold(x: Any, t: Any) -> Any:
@@ -154,7 +145,7 @@ class L1(Prox):
     """
 
     def __init__(self, lam: float):
-        self.lam = check_lambda(lam, "L1")
+        self.lam = check_positive_float("L1", "lam", lam, allow_zero=True)
 
     def __call__(self, x: Any, step: float) -> Any:
         return soft_threshold(x, self.lam * step)

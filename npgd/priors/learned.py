@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from npgd import backend
+from npgd._util import check_int
 
 __all__ = ["ResNetProx", "SwishProx", "as_channels", "from_channels"]
 
@@ -56,12 +57,6 @@ def from_channels(z: torch.Tensor, like: torch.Tensor, batch: tuple) -> torch.Te
     else:
         z = z[:, 0]
     return z.reshape(batch + tuple(z.shape[-2:]))
-
-
-def _positive_ints(where: str, **values: Any) -> None:
-    for name, v in values.items():
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{where}: {name} must be an int >= 1, got {v!r}")
 
 
 class _ImageProx(nn.Module):
@@ -167,8 +162,9 @@ class ResNetProx(_ImageProx):
         normalize: bool = True,
     ):
         super().__init__()
-        _positive_ints("ResNetProx", features=features, blocks=blocks, channels=channels)
-        if isinstance(kernel, bool) or not isinstance(kernel, int) or kernel < 1 or kernel % 2 == 0:
+        for name, v in [("features", features), ("blocks", blocks), ("channels", channels)]:
+            check_int("ResNetProx", name, v)
+        if check_int("ResNetProx", "kernel", kernel) % 2 == 0:
             raise ValueError(f"ResNetProx: kernel must be an odd int >= 1, got {kernel!r}")
         self.channels, self.residual, self.normalize = channels, residual, normalize
         self.head = nn.Conv2d(channels, features, 3, padding=1)
@@ -217,8 +213,9 @@ class SwishProx(_ImageProx):
         normalize: bool = True,
     ):
         super().__init__()
-        _positive_ints("SwishProx", kernel=kernel, features=features, layers=layers,
-                       channels=channels)
+        for name, v in [("kernel", kernel), ("features", features), ("layers", layers),
+                        ("channels", channels)]:
+            check_int("SwishProx", name, v)
         self.channels, self.normalize = channels, normalize
         widths = [channels] + [features] * (layers - 1) + [channels]
         self.convs = nn.ModuleList(

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from npgd import backend, linops
-from npgd._util import check_int
-from npgd.priors.base import Prox, check_lambda, soft_threshold
+from npgd._util import check_int, check_positive_float
+from npgd.priors.base import Prox, soft_threshold
 
 __all__ = ["L1Wavelet", "TV", "default_levels"]
 
@@ -88,7 +88,7 @@ class L1Wavelet(Prox):
         threshold_coarse: bool = False,
         seed: int = 0,
     ):
-        self.lam = check_lambda(lam, "L1Wavelet")
+        self.lam = check_positive_float("L1Wavelet", "lam", lam, allow_zero=True)
         shape = tuple(shape)
         self.levels = default_levels(shape) if levels is None else levels
         self.W = linops.Wavelet(shape, wavelet, self.levels)
@@ -168,7 +168,7 @@ class TV(Prox):
         boundary: str = "neumann",
         warm_start: bool = True,
     ):
-        self.lam = check_lambda(lam, "TV")
+        self.lam = check_positive_float("TV", "lam", lam, allow_zero=True)
         self.iters = check_int("TV", "iters", iters)
         self.D = linops.FiniteDifference(tuple(shape), boundary)
         self.warm_start = bool(warm_start)

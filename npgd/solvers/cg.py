@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from npgd import backend
+from npgd._util import check_int, check_positive_float
 from npgd.linops import LinearOperator
 
 __all__ = ["cg"]
@@ -36,6 +37,8 @@ def cg(
            [0.0625  , 0.015625]])
     """
     xp = backend.check_array(b, "b", "cg")
+    iters = check_int("cg", "iters", iters, minimum=0)
+    tol = check_positive_float("cg", "tol", tol, allow_zero=True)
     N._check_input(b, N.oshape, "b")
     axes = tuple(range(-len(N.ishape), 0))
 

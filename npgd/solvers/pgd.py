@@ -249,7 +249,8 @@ class History:
         ref: Any = None,
         every: int = 1,
     ):
-        self.A, self.y, self.prox, self.ref, self.every = A, y, prox, ref, every
+        self.A, self.y, self.prox, self.ref = A, y, prox, ref
+        self.every = check_int("History", "every", every)
         self.iters: list[int] = []
         self.seconds: list[float] = []
         self.objective: list[float] = []

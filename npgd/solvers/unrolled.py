@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from npgd._util import check_int, check_positive_float
 from npgd.linops import LinearOperator
 from npgd.solvers.pgd import pgd
 
@@ -73,10 +74,8 @@ class NeuralPGD(nn.Module):
         super().__init__()
         if not isinstance(prox, nn.Module):
             raise TypeError(f"NeuralPGD: prox must be a torch.nn.Module, got {type(prox).__name__}")
-        if isinstance(iters, bool) or not isinstance(iters, int) or iters < 1:
-            raise ValueError(f"NeuralPGD: iters must be an int >= 1, got {iters!r}")
-        if not step > 0:
-            raise ValueError(f"NeuralPGD: step must be > 0, got {step!r}")
+        iters = check_int("NeuralPGD", "iters", iters)
+        step = check_positive_float("NeuralPGD", "step", step)
         if data_consistency not in ("gradient", "hard"):
             raise ValueError(
                 f"NeuralPGD: data_consistency must be 'gradient' or 'hard', got "
