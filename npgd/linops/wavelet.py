@@ -1,4 +1,5 @@
-"""Orthonormal periodized 2-D discrete wavelet transform on every backend."""
+"""Orthonormal periodized 2-D discrete wavelet transform on every backend, and its polyphase
+filter-bank kernel."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from npgd import backend
 from npgd._util import check_int
 from npgd.linops.base import LinearOperator, Shape, as_shape
 
-__all__ = ["Wavelet"]
+__all__ = ["Wavelet", "filter_bank"]
 
 
 # Written by hand rather than calling pywt.wavedec2 because pywt runs on NumPy only: this
@@ -63,6 +64,110 @@ def _wrap_rows(x: Any, left: int, right: int) -> Any:
     out[..., left : left + n, :] = x
     out[..., left + n :, :] = x[..., :right, :]
     return out
+
+
+def filter_bank(x: Any, M: Any, axis: int) -> Any:
+    """Stride-2 correlation of ``x`` along ``axis`` (-1 or -2) with the columns of ``M``.
+
+    .. math:: y_{\\ldots, c, k, \\ldots} = \\sum_{j<K} M_{j c}\\, x_{\\ldots, 2k + j, \\ldots}
+
+    ``x`` is already (periodically) padded: along ``axis`` it has ``P`` samples and the result
+    ``n = (P - K) // 2 + 1`` windows. ``M`` is a real ``(K, C)`` matrix in ``x``'s precision;
+    the channel axis ``c`` is inserted just before ``axis``:
+    ``(..., P) -> (..., C, n)`` and ``(..., P, W) -> (..., C, n, W)``. This is the polyphase
+    step of a two-channel filter bank (see :class:`npgd.linops.Wavelet`).
+
+    NumPy and CuPy use a strided window view and one matmul. Torch's matmul is slow for a
+    2-column right-hand side, so Torch on CPU sums the K strided taps (complex stays complex)
+    and Torch on CUDA runs ``conv1d``/``conv2d`` (cuDNN; complex as two real channels).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> M = np.array([[1.0, 1.0], [1.0, -1.0]]) / np.sqrt(2)  # Haar: columns lo, hi
+    >>> filter_bank(np.array([1.0, 1.0, 2.0, 0.0]), M, -1).round(4)
+    array([[1.4142, 1.4142],
+           [0.    , 1.4142]])
+    """
+    K, C = M.shape
+    if backend.backend_name(x) == "torch":
+        return _filter_bank_torch(x, M, axis)
+    # NumPy/CuPy. This runs several times per wavelet level inside every ISTA/FISTA
+    # iteration, so it uses ndarray methods (swapaxes, view) rather than the slower
+    # normalising functions (moveaxis, as_strided's wrapper checks) where it can.
+    xp = backend.namespace(x)
+    if axis == -1:
+        if x.ndim == 1:
+            win = _strided_windows(x, K, 2, -1)  # (n, K)
+            return (win @ (M.astype(x.dtype) if x.dtype.kind == "c" else M)).T
+        # A windowed matmul along the contiguous axis has overlapping rows (leading dimension
+        # 2 < K), which BLAS cannot take, so NumPy falls back to a slow loop. Filtering the
+        # transposed copy along -2 instead is 2-4x faster, the transposes included.
+        y = filter_bank(xp.ascontiguousarray(x.swapaxes(-1, -2)), M, -2)  # (..., C, n, H)
+        return xp.ascontiguousarray(y.swapaxes(-1, -2).swapaxes(-2, -3))  # (..., H, C, n)
+    viewed = x.dtype.kind == "c" and x.strides[-1] == x.itemsize
+    if viewed:
+        # View complex as interleaved (re, im) pairs along the contiguous last axis; the real
+        # filter then acts on both parts at half the arithmetic of a complex matmul.
+        xr = x.view(x.real.dtype)
+    else:
+        xr = x
+        if x.dtype.kind == "c":
+            M = M.astype(x.dtype)  # a mixed-dtype matmul would leave BLAS
+    n = (xr.shape[-2] - K) // 2 + 1
+    s_row, s_col = xr.strides[-2:]
+    win = _as_strided(xr, xr.shape[:-2] + (n, K, xr.shape[-1]),
+                      xr.strides[:-2] + (2 * s_row, s_row, s_col))
+    y = xp.ascontiguousarray((M.T @ win).swapaxes(-2, -3))  # (..., n, C, W) -> (..., C, n, W)
+    return y.view(x.dtype) if viewed else y
+
+
+def _as_strided(x: Any, shape: tuple[int, ...], strides: tuple[int, ...]) -> Any:
+    """Read-only strided view of a NumPy or CuPy array."""
+    if isinstance(x, np.ndarray):
+        return np.lib.stride_tricks.as_strided(x, shape=shape, strides=strides, writeable=False)
+    import cupy
+
+    return cupy.lib.stride_tricks.as_strided(x, shape=shape, strides=strides)
+
+
+def _filter_bank_torch(x: Any, M: Any, axis: int, use_conv: bool | None = None) -> Any:
+    import torch
+    import torch.nn.functional as tnf
+
+    K, C = M.shape
+    P = x.shape[axis]
+    n = (P - K) // 2 + 1
+    if not (x.device.type != "cpu" if use_conv is None else use_conv):
+        taps = M.tolist()
+        tail = () if axis == -1 else (slice(None),)
+        views = [x[(..., slice(j, j + 2 * n - 1, 2), *tail)] for j in range(K)]
+        chans = []
+        for c in range(C):
+            acc = views[0] * taps[0][c]
+            for j in range(1, K):
+                acc = acc + views[j] * taps[j][c]
+            chans.append(acc)
+        return torch.stack(chans, dim=axis - 1)
+    cplx = x.is_complex()
+    xr = torch.stack([x.real, x.imag]) if cplx else x
+    if axis == -1:
+        y = tnf.conv1d(xr.reshape(-1, 1, P), M.T.reshape(C, 1, K), stride=2)
+        y = y.reshape(xr.shape[:-1] + (C, n))
+    else:
+        W = xr.shape[-1]
+        y = tnf.conv2d(xr.reshape(-1, 1, P, W), M.T.reshape(C, 1, K, 1), stride=(2, 1))
+        y = y.reshape(xr.shape[:-2] + (C, n, W))
+    return torch.complex(y[0], y[1]) if cplx else y
+
+
+def _strided_windows(x: Any, size: int, step: int, axis: int) -> Any:
+    """Strided view of windows of a NumPy/CuPy ``x`` along ``axis``, window index last."""
+    axis = axis % x.ndim
+    n = (x.shape[axis] - size) // step + 1
+    shape = x.shape[:axis] + (n,) + x.shape[axis + 1 :] + (size,)
+    strides = x.strides[:axis] + (x.strides[axis] * step,) + x.strides[axis + 1 :]
+    return _as_strided(x, shape, strides + (x.strides[axis],))
 
 
 class Wavelet(LinearOperator):
@@ -146,9 +251,9 @@ class Wavelet(LinearOperator):
         cur = x
         for _ in range(self.levels):
             h, w = cur.shape[-2:]
-            y = backend.filter_bank(_wrap_rows(cur, left, right), M, -2)  # (..., 2, h/2, w)
+            y = filter_bank(_wrap_rows(cur, left, right), M, -2)  # (..., 2, h/2, w)
             t = xp.reshape(y, batch + (h, w)).swapaxes(-1, -2)  # (..., w, h)
-            z = backend.filter_bank(_wrap_rows(t, left, right), M, -2)  # (..., 2, w/2, h)
+            z = filter_bank(_wrap_rows(t, left, right), M, -2)  # (..., 2, w/2, h)
             out[..., :h, :w] = xp.reshape(z, batch + (w, h)).swapaxes(-1, -2)
             cur = out[..., : h // 2, : w // 2]
         return out
@@ -164,12 +269,12 @@ class Wavelet(LinearOperator):
             top = xp.concat([approx, c[..., :h, w : 2 * w]], axis=-1)
             rows = xp.stack([top, c[..., h : 2 * h, : 2 * w]], axis=-2)  # (..., h, 2, 2w)
             rows = xp.reshape(rows, batch + (2 * h, 2 * w))  # lo/hi rows interleaved
-            y = backend.filter_bank(_wrap_rows(rows, left, right), G, -2)  # (..., 2, h, 2w)
+            y = filter_bank(_wrap_rows(rows, left, right), G, -2)  # (..., 2, h, 2w)
             # y[r, m, s*w + k] -> t[2k + s, 2m + r]: rows in order, lo/hi columns interleaved,
             # transposed so that the column pass also runs along -2 (one copy).
             y = xp.reshape(y, batch + (2, h, 2, w)).swapaxes(-1, -4).swapaxes(-2, -3)
             t = xp.reshape(y, batch + (2 * w, 2 * h))
-            z = backend.filter_bank(_wrap_rows(t, left, right), G, -2)  # (..., 2, w, 2h)
+            z = filter_bank(_wrap_rows(t, left, right), G, -2)  # (..., 2, w, 2h)
             approx = xp.reshape(z.swapaxes(-1, -3), batch + (2 * h, 2 * w))
             h, w = 2 * h, 2 * w
         return approx
