@@ -1,4 +1,5 @@
-"""Block-average downsampling, the seeds' super-resolution operator."""
+"""Block-average downsampling, the super-resolution operator of Mardani et al., "Neural Proximal
+Gradient Descent for Compressive Imaging", NeurIPS 2018."""
 
 from __future__ import annotations
 

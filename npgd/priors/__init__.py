@@ -12,11 +12,12 @@ on NumPy, CuPy or Torch arrays, batched over leading axes, for real or complex i
 ``Chain``          apply several proximal operators in turn
 =================  ==============================================================
 
-Learned proximals (``torch.nn.Module``, need the ``torch`` extra; imported on first use):
+Learned proximals (``torch.nn.Module``, need the ``torch`` extra; imported on first use), from
+Mardani et al., "Neural Proximal Gradient Descent for Compressive Imaging", NeurIPS 2018:
 
 =================  ==============================================================
-``ResNetProx``     the seeds' ResNet proximal (residual blocks + three 1×1 convolutions)
-``SwishProx``      linear convolutions + one Swish, the seeds' super-resolution proximal
+``ResNetProx``     ResNet proximal of Mardani et al. (residual blocks + three 1×1 convolutions)
+``SwishProx``      linear convolutions + one Swish, their super-resolution proximal
 =================  ==============================================================
 """
 

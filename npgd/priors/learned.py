@@ -1,7 +1,8 @@
 """Learned proximal operators: ``torch.nn.Module``\\ s called as ``prox(x, step)``.
 
-A learned proximal plays the part of :math:`\\operatorname{prox}_{\\alpha\\psi}` in the seeds'
-recursion :math:`x_{t+1} = P(x_t + \\alpha A^H(y - A x_t))`; it is a denoiser that removes the
+A learned proximal plays the part of :math:`\\operatorname{prox}_{\\alpha\\psi}` in the
+recursion of Mardani et al., "Neural Proximal Gradient Descent for Compressive Imaging",
+NeurIPS 2018, :math:`x_{t+1} = P(x_t + \\alpha A^H(y - A x_t))`; it is a denoiser that removes the
 aliasing left by the gradient step. Complex images enter as two channels (real, imaginary).
 The ``step`` argument is accepted for the common call and ignored: the network learns its own
 strength, and the step :math:`\\alpha` is learned by :class:`npgd.solvers.NeuralPGD`.
@@ -112,7 +113,10 @@ class _ResBlock(nn.Module):
 
 
 class ResNetProx(_ImageProx):
-    """The seeds' ResNet proximal (NeurIPS seed Sec. 5.1, companion seed Sec. 4.1, Fig. 2).
+    """The ResNet proximal of Mardani et al., "Neural Proximal Gradient Descent for Compressive
+    Imaging", NeurIPS 2018 (Sec. 5.1), and of their recurrent-GANCS paper, "Recurrent
+    Generative Adversarial Networks for Proximal Learning and Automated Compressive Image
+    Recovery" (Sec. 4.1, Fig. 2).
 
     .. math:: P(x) = x + H_3\\,\\sigma(H_2\\,\\sigma(H_1\\, R_B \\cdots R_1(C x))),
               \\qquad R_b(z) = z + \\sigma(\\mathrm{BN}(K_{b2}\\,
@@ -128,9 +132,9 @@ class ResNetProx(_ImageProx):
     Parameters
     ----------
     features : int
-        Feature maps per convolution (the seeds: 128).
+        Feature maps per convolution (the papers: 128).
     blocks : int
-        Residual blocks (the seeds' 10 copies × 1 RB proximal has ``blocks=1``; their deep
+        Residual blocks (the papers' 10 copies × 1 RB proximal has ``blocks=1``; their deep
         ResNet baseline has 10).
     kernel : int
         Odd kernel size of the residual convolutions.
@@ -185,12 +189,13 @@ class ResNetProx(_ImageProx):
 
 
 class SwishProx(_ImageProx):
-    """The single-nonlinear-layer proximal of the seeds' super-resolution experiment (Sec. 5.3).
+    """The single-nonlinear-layer proximal of the super-resolution experiment of Mardani et al.,
+    "Neural Proximal Gradient Descent for Compressive Imaging", NeurIPS 2018 (Sec. 5.3).
 
     .. math:: P(x) = \\operatorname{swish}(W_L \\cdots W_2 W_1 x), \\qquad
               \\operatorname{swish}(z) = z\\,\\operatorname{sigmoid}(z),
 
-    ``layers`` linear convolutions of size ``kernel`` (the seeds: 5 layers, kernel 8 or 32,
+    ``layers`` linear convolutions of size ``kernel`` (the paper: 5 layers, kernel 8 or 32,
     no nonlinearity between them), so the map is :math:`\\sigma(Wx)` for one convolution
     :math:`W`, the form their contraction analysis (eq. 6, 11-14) studies. Even kernels are
     padded asymmetrically to keep the image size.

@@ -107,7 +107,8 @@ def pgd(
 ) -> Any:
     """Proximal gradient descent for :math:`\\min_x \\tfrac12\\|y - A x\\|^2 + \\psi(x)`.
 
-    The recursion of the seeds' eq. (2):
+    The recursion of Mardani et al., "Neural Proximal Gradient Descent for Compressive
+    Imaging", NeurIPS 2018, eq. (2):
 
     .. math:: x_{t+1} = \\operatorname{prox}_{\\alpha\\psi}\\left(x_t + \\alpha A^H(y - A x_t)
               \\right),
@@ -144,7 +145,7 @@ def pgd(
     iters : int
         Number of iterations :math:`T`.
     x0 : array, optional
-        Start; default zeros (the seeds' :math:`x_0 = 0`, so :math:`x_1 = P(\\alpha A^H y)`).
+        Start; default zeros (as in that paper, :math:`x_0 = 0`, so :math:`x_1 = P(\\alpha A^H y)`).
     accelerate : bool
         FISTA momentum.
     callback : callable, optional
@@ -222,7 +223,8 @@ def fista(A: LinearOperator, prox: Callable[[Any, Any], Any], y: Any, **kwargs: 
 
 
 class History:
-    """A :func:`pgd` callback recording convergence, for curves like the seeds' Fig. 5.
+    """A :func:`pgd` callback recording convergence, for curves like Fig. 5 of Mardani et al.,
+    "Neural Proximal Gradient Descent for Compressive Imaging", NeurIPS 2018.
 
     Each recorded iteration appends to ``iters``, ``seconds`` (since construction), and, when
     the inputs allow, ``objective`` :math:`\\tfrac12\\|Ax - y\\|^2 + \\psi(x)` (needs ``A``,

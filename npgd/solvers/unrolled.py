@@ -16,17 +16,20 @@ __all__ = ["NeuralPGD"]
 
 
 class NeuralPGD(nn.Module):
-    """The seeds' unrolled network: ``iters`` copies of a learned proximal and a learned step.
+    """Neural proximal gradient descent: ``iters`` copies of a learned proximal and a learned
+    step, unrolled (Mardani et al., "Neural Proximal Gradient Descent for Compressive Imaging",
+    NeurIPS 2018).
 
     .. math:: x_0 = 0, \\qquad x_{t+1} = P_t\\left(x_t + \\alpha A^H(y - A x_t)\\right),
               \\qquad \\hat x = x_T,
 
     computed by the very same loop as the classic solvers: ``net(A, y)`` *is*
     ``solvers.pgd(A, net.prox, y, iters=net.iters, step=net.step)``. With ``shared=True`` all
-    :math:`P_t` are one network (the seeds' recurrent ResNet); with ``shared=False`` each copy
-    has its own weights (companion seed, Table 1) and ``net.prox`` is a ``ModuleList`` that
-    :func:`pgd` takes as one proximal per iteration. The deep-ResNet baseline of the seeds is
-    ``NeuralPGD(ResNetProx(blocks=10), iters=1)``.
+    :math:`P_t` are one network (the paper's recurrent ResNet); with ``shared=False`` each copy
+    has its own weights (Mardani et al., "Recurrent Generative Adversarial Networks for
+    Proximal Learning and Automated Compressive Image Recovery", Table 1) and ``net.prox`` is a
+    ``ModuleList`` that :func:`pgd` takes as one proximal per iteration. The papers' deep-ResNet
+    baseline is ``NeuralPGD(ResNetProx(blocks=10), iters=1)``.
 
     Parameters
     ----------
