@@ -291,3 +291,11 @@ def test_dicom_without_pydicom_names_the_extra(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_pydicom)
     with pytest.raises(ImportError, match=r'pip install "npgd\[io\]"'):
         read_images(get_testdata_file("MR_small.dcm"))
+
+
+def test_nifti_axes_turned_to_ras(tmp_path):
+    vol = rng.random((6, 7, 8)).astype(np.float32) + 0.1
+    las = np.diag([-1.0, 1, 1, 1])  # x stored right-to-left
+    nib.save(nib.Nifti1Image(vol, las), tmp_path / "las.nii.gz")
+    x, _ = read_images(tmp_path / "las.nii.gz", axis=2)
+    np.testing.assert_array_equal(x[0], np.rot90(vol[::-1, :, 0]))

@@ -11,6 +11,7 @@ from npgd.experiments.compare import (
     CS_TV_REL,
     CS_WV_REL,
     compare,
+    compare_measured,
     cs_tv,
     cs_wv,
     figure,
@@ -22,5 +23,5 @@ from npgd.experiments.compare import (
     wavelet_grid,
 )
 
-__all__ = ["CS_TV_REL", "CS_WV_REL", "compare", "cs_tv", "cs_wv", "figure", "format_table",
-           "neural", "new_figure", "save_figure", "test_images", "wavelet_grid"]
+__all__ = ["CS_TV_REL", "CS_WV_REL", "compare", "compare_measured", "cs_tv", "cs_wv", "figure",
+           "format_table", "neural", "new_figure", "save_figure", "test_images", "wavelet_grid"]

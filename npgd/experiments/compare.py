@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 
 from npgd import linops, priors, solvers
-from npgd._util import atomic_write, crop_or_pad
+from npgd._util import DataError, atomic_write, crop_or_pad
 from npgd.problems import data, metrics, mri, readers
 
-__all__ = ["CS_TV_REL", "CS_WV_REL", "compare", "cs_tv", "cs_wv", "figure", "format_table",
-           "neural", "new_figure", "save_figure", "test_images", "wavelet_grid"]
+__all__ = ["CS_TV_REL", "CS_WV_REL", "compare", "compare_measured", "cs_tv", "cs_wv", "figure",
+           "format_table", "neural", "new_figure", "save_figure", "test_images", "wavelet_grid"]
 
 #: Relative weights :math:`\lambda/\lambda_{\max}` that ``benchmarks/cs_mri.py`` picked on
 #: *training* slices at 5x (wavelet per name; TV).
@@ -210,11 +210,41 @@ def compare(
     ('zero-filled', True)
     """
     A, y = mri.simulate(x, masks, noise_std=noise_std, seed=seed)
+    return compare_measured(x, A, y, methods, log=log)
+
+
+def compare_measured(
+    x: np.ndarray,
+    A: linops.MaskedFFT,
+    y: Any,
+    methods: dict[str, Callable],
+    *,
+    log: Callable[[str], Any] | None = None,
+) -> tuple[list[dict], dict[str, np.ndarray]]:
+    """:func:`compare` on given measurements ``y`` of ``x`` (for noise or masks of one's own).
+
+    A method whose output has NaN or Inf values is a DataError naming it (a broken model
+    never becomes a table of NaN).
+
+    Examples
+    --------
+    >>> x = np.ones((1, 8, 8), np.complex64)
+    >>> A = linops.MaskedFFT(np.ones((8, 8), bool))
+    >>> compare_measured(x, A, A(x), {"bad": lambda A, y: A.H(y) * np.nan})
+    Traceback (most recent call last):
+    ...
+    npgd._util.DataError: bad: the reconstruction has 64 NaN/Inf values (a broken model or \
+checkpoint?); expected finite images
+    """
     rows, recons = [], {}
     for name, run in {"zero-filled": lambda A, y: A.H(y), **methods}.items():
         t = time.perf_counter()
         xh = np.asarray(run(A, y))
         sec = (time.perf_counter() - t) / len(x)
+        bad = int(np.count_nonzero(~np.isfinite(xh)))
+        if bad:
+            raise DataError(f"{name}: the reconstruction has {bad} NaN/Inf values (a broken "
+                            "model or checkpoint?); expected finite images")
         s, q = metrics.snr(x, xh), metrics.ssim(x, xh)
         rows.append({"method": name, "snr": float(s.mean()), "ssim": float(q.mean()),
                      "s_per_slice": sec, "snr_all": s, "ssim_all": q})

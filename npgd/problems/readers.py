@@ -26,6 +26,7 @@ __all__ = [
     "ImageSet",
     "fastmri_slices",
     "fit_shape",
+    "foreground",
     "nifti_slices",
     "read_cfl",
     "read_images",
@@ -84,13 +85,16 @@ def _existing(path: str | os.PathLike, arg: str) -> Path:
     return p
 
 
-def _nifti_array(p: Path) -> np.ndarray:
+def _nifti_array(p: Path, canonical: bool = False) -> np.ndarray:
     """The voxels of a NIfTI file in their stored kind (real as float32, complex as
-    complex64), trailing singleton axes beyond the third removed."""
+    complex64), trailing singleton axes beyond the third removed; with ``canonical`` a 3-D
+    volume's axes are turned to RAS (0 sagittal, 1 coronal, 2 axial) by its affine."""
     import nibabel as nib
 
     try:
         img = nib.load(str(p))
+        if canonical and len(img.shape) == 3:
+            img = nib.as_closest_canonical(img)
         kind = np.dtype(img.get_data_dtype()).kind
         vol = np.asarray(img.dataobj, dtype=np.complex64 if kind == "c" else np.float32)
     except Exception as e:  # nibabel raises many types for a corrupt or truncated file
@@ -159,7 +163,7 @@ def fastmri_slices(
     """Read a fastMRI single-coil HDF5 file (h5py).
 
     Returns a dict with ``"kspace"`` (N, H, W) complex64 as stored, ``"image"``: its centred
-    inverse DFT (:func:`npgd.backend.ifft2c`, the fastMRI convention) centre-cropped to
+    inverse DFT (:func:`npgd.linops.fourier.ifft2c`, the fastMRI convention) centre-cropped to
     ``crop``, and ``"target"``: the file's ``reconstruction_esc`` when present.
 
     Examples
@@ -174,7 +178,7 @@ def fastmri_slices(
     """
     import h5py
 
-    from npgd import backend
+    from npgd.linops.fourier import ifft2c
 
     p = _existing(path, "path")
     try:
@@ -187,7 +191,7 @@ def fastmri_slices(
         raise DataError(f"{p}: could not read fastMRI file ({e})") from e
     if kspace.ndim != 3:
         raise DataError(f"{p}: single-coil kspace must be (slices, H, W), got {kspace.shape}")
-    image = backend.ifft2c(kspace)
+    image = ifft2c(kspace)
     if crop is not None:
         H, W = image.shape[-2:]
         ch, cw = min(crop[0], H), min(crop[1], W)
@@ -370,7 +374,7 @@ def _slice_volume(vol: np.ndarray, p: Path, axis: int | str) -> list[np.ndarray]
 
 
 def _read_nifti(p: Path, axis: int | str) -> list[np.ndarray]:
-    return _slice_volume(_nifti_array(p), p, axis)
+    return _slice_volume(_nifti_array(p, canonical=True), p, axis)
 
 
 def _read_array(p: Path, axis: int | str) -> list[np.ndarray]:
@@ -481,7 +485,9 @@ def read_images(
     read.
 
     ========================  ==============================================================
-    ``.nii`` / ``.nii.gz``    2-D image or 3-D volume (nibabel); slices along ``axis``
+    ``.nii`` / ``.nii.gz``    2-D image or 3-D volume (nibabel), its axes turned to RAS by
+                              the affine (0 sagittal, 1 coronal, 2 axial); slices along
+                              ``axis``
     ``.dcm`` / DICOM folder   one image (or a multi-frame stack) per file, sorted along the
                               slice normal (ImagePositionPatient) then InstanceNumber, with
                               :math:`v = \\text{RescaleSlope}\\cdot p + \\text{RescaleIntercept}`
@@ -551,6 +557,23 @@ def read_images(
     return _finish(stack, text, kind, files, skipped, magnitude, min_fraction)
 
 
+def foreground(x: np.ndarray, min_fraction: float = 0.0) -> np.ndarray:
+    """Which images of ``x`` ``(N, H, W)`` are not empty: not all zero, and with at least
+    ``min_fraction`` of their pixels above 5 % of the largest magnitude in ``x``.
+
+    Examples
+    --------
+    >>> x = np.zeros((3, 4, 4)); x[1] = 1; x[2, 0, 0] = 1
+    >>> foreground(x), foreground(x, 0.5)
+    (array([False,  True,  True]), array([False,  True, False]))
+    """
+    mag = np.abs(x)
+    keep = mag.max(axis=(1, 2)) > 0
+    if min_fraction > 0:
+        keep &= (mag > 0.05 * mag.max()).mean(axis=(1, 2)) >= min_fraction
+    return keep
+
+
 def _finish(stack: list[np.ndarray], source: str, kind: str, files: tuple[str, ...],
             skipped: int, magnitude: bool, min_fraction: float) -> tuple[np.ndarray, ImageSet]:
     notes = []
@@ -566,13 +589,9 @@ def _finish(stack: list[np.ndarray], source: str, kind: str, files: tuple[str, .
         x = np.abs(x).astype(np.float32) if magnitude else x.astype(np.complex64)
     else:
         x, magnitude = x.astype(np.float32), False
-    mag = np.abs(x)
-    peak = mag.max(axis=(1, 2))
-    if not peak.any():
+    if not x.any():
         raise DataError(f"{source}: every value is zero; expected an image")
-    keep = peak > 0
-    if min_fraction > 0:
-        keep &= (mag > 0.05 * peak.max()).mean(axis=(1, 2)) >= min_fraction
+    keep = foreground(x, min_fraction)
     if not keep.any():
         raise DataError(f"{source}: no slice has {min_fraction:.0%} of its pixels above 5 % "
                         "of the maximum; expected images with some foreground")

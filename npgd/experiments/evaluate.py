@@ -1,0 +1,456 @@
+"""``npgd eval``: a model against zero-filled and (tuned) CS on any images a reader reads.
+
+Everything is callable from Python: :func:`make_masks`, :func:`measure` (k-space noise
+given as an SNR in dB or a standard deviation), :func:`evaluate` (one table, per slice and
+mean), :func:`write_results` (strict JSON and a figure). :func:`add_arguments` and
+:func:`run` are the command line's part (``npgd eval``; ``--sweep`` hands over to
+:mod:`npgd.experiments.sweep`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from npgd import linops
+from npgd._util import DataError, UsageError, atomic_write, check_int, strict_json
+from npgd.experiments.compare import compare_measured, figure, neural
+from npgd.experiments.tune import CS_METHODS, cs_methods, tune_cs
+from npgd.problems import mri
+
+__all__ = ["MASKS", "add_arguments", "evaluate", "load_images", "load_net", "make_masks",
+           "measure", "noise_std_for", "run", "scores", "write_results"]
+
+
+def _calib(shape: tuple[int, int], accel: float) -> int:
+    # The 12x12 fully sampled centre of the papers' masks, smaller where it would take more
+    # than half of the samples (small images at high acceleration).
+    return max(2, min(12, int(math.sqrt(shape[0] * shape[1] / accel / 2))))
+
+
+#: Mask families: name -> ``f(shape, accel, seed) -> bool (H, W)``.
+MASKS: dict[str, Callable[[tuple[int, int], float, int], np.ndarray]] = {
+    "vd": lambda shape, accel, seed: mri.vd_mask(shape, accel, seed=seed,
+                                                 calib=_calib(shape, accel)),
+    "radial": lambda shape, accel, seed: mri.vd_radial_mask(shape, accel, seed=seed),
+    "lines": lambda shape, accel, seed: mri.line_mask(shape, accel, seed=seed),
+}
+
+
+def make_masks(shape: tuple[int, int], n: int, accel: float = 5.0, family: str = "vd",
+               seed: int = 0) -> np.ndarray:
+    """``n`` sampling masks ``(n, H, W)`` of one :data:`MASKS` family, slice ``i`` drawn with
+    seed ``seed + i``: ``"vd"`` (:func:`npgd.problems.mri.vd_mask`, 2-D variable density),
+    ``"radial"`` (:func:`~npgd.problems.mri.vd_radial_mask`) or ``"lines"``
+    (:func:`~npgd.problems.mri.line_mask`, whole phase-encode lines).
+
+    Examples
+    --------
+    >>> m = make_masks((30, 40), 2, 4, "lines", seed=0)
+    >>> m.shape, bool((m[0] == m[0, 0]).all())
+    ((2, 30, 40), True)
+    """
+    if family not in MASKS:
+        raise UsageError(f"mask: must be one of {', '.join(MASKS)}, got {family!r}")
+    check_int("make_masks", "n", n)
+    return np.stack([MASKS[family](tuple(shape), accel, seed + i) for i in range(n)])
+
+
+def noise_std_for(x: np.ndarray, db: float) -> np.ndarray:
+    """Per-slice k-space noise std for an SNR of ``db`` decibels:
+    :math:`\\sigma_i = \\mathrm{rms}(x_i)\\,10^{-\\mathrm{dB}/20}`, where
+    :math:`\\mathrm{rms}(x_i)^2` is the mean power per sample of :math:`F x_i` (the centred
+    DFT is orthonormal), so that :math:`10\\log_{10}(\\overline{|Fx_i|^2}/\\sigma_i^2) =`
+    ``db`` whatever the intensity scale.
+
+    Examples
+    --------
+    >>> noise_std_for(np.full((1, 4, 4), 2.0), 20.0)
+    array([0.2])
+    """
+    if isinstance(db, bool) or not isinstance(db, int | float) or not math.isfinite(db):
+        raise UsageError(f"noise: the SNR must be a finite number of dB, got {db!r}")
+    rms = np.sqrt((np.abs(np.asarray(x, np.complex128)) ** 2).mean(axis=(-2, -1)))
+    return rms * 10 ** (-db / 20)
+
+
+def measure(x: np.ndarray, masks: np.ndarray, *, noise_db: float | None = None,
+            noise_std: float = 0.0, seed: int = 0) -> tuple[linops.MaskedFFT, np.ndarray]:
+    """Undersampled k-space of ``x`` ``(N, H, W)``: :math:`y_i = M_i \\odot (F x_i + v_i)`,
+    :math:`v_i \\sim \\mathcal{CN}(0, \\sigma_i^2)`, with :math:`\\sigma_i` from an SNR
+    ``noise_db`` (:func:`noise_std_for`) or one absolute ``noise_std`` (in the image's units;
+    not both).
+
+    Raises DataError for an all-zero image or an all-zero k-space (nothing measured) and
+    UsageError for a NaN, infinite or negative noise level.
+
+    Examples
+    --------
+    >>> x = np.ones((2, 8, 8), np.complex64)
+    >>> A, y = measure(x, make_masks((8, 8), 2, 2, seed=0), noise_db=30, seed=0)
+    >>> y.shape, y.dtype
+    ((2, 8, 8), dtype('complex64'))
+    >>> measure(x, np.zeros((2, 8, 8), bool))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    npgd._util.DataError: slice 0: the k-space is all zero under its mask; ...
+    """
+    x = np.asarray(x)
+    if x.ndim != 3:
+        raise DataError(f"images: expected (N, H, W), got shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise DataError("images: NaN/Inf values; expected finite images")
+    if noise_db is not None and noise_std:
+        raise UsageError("noise: give an SNR in dB or a std, not both")
+    if (isinstance(noise_std, bool) or not isinstance(noise_std, int | float)
+            or not noise_std >= 0 or not math.isfinite(noise_std)):
+        raise UsageError(f"noise-std: must be a finite number >= 0, got {noise_std!r}")
+    empty = np.flatnonzero(~np.abs(x).any(axis=(1, 2)))
+    if empty.size:
+        raise DataError(f"slice {int(empty[0])}: the image is all zero; expected an image")
+    A = linops.MaskedFFT(masks)
+    y = A(x)
+    dead = np.flatnonzero(~np.abs(y).any(axis=(-2, -1)))
+    if dead.size:
+        raise DataError(f"slice {int(dead[0])}: the k-space is all zero under its mask; "
+                        "expected a mask that samples the image's k-space")
+    std = noise_std_for(x, noise_db) if noise_db is not None else np.full(len(x), noise_std)
+    if std.any():
+        rng = np.random.default_rng(seed)
+        v = rng.standard_normal(y.shape + (2,)).view(np.complex128)[..., 0]
+        v *= std[:, None, None] / math.sqrt(2)
+        y = (y + A.mask.like(y) * v.astype(y.dtype)).astype(y.dtype)
+    return A, y
+
+
+def scores(values: np.ndarray) -> list[dict]:
+    """Per-slice numbers for JSON: a finite value as is, an infinite SNR (an exact
+    reconstruction) as ``null`` with the reason next to it.
+
+    Examples
+    --------
+    >>> scores(np.array([12.5, np.inf]))
+    [{'value': 12.5}, {'value': None, 'note': 'infinite: exact reconstruction'}]
+    """
+    return [{"value": float(v)} if math.isfinite(v)
+            else {"value": None, "note": "infinite: exact reconstruction"} for v in values]
+
+
+def evaluate(
+    x: np.ndarray,
+    net: Any = None,
+    *,
+    name: str = "NPGD",
+    accel: float = 5.0,
+    mask: str = "vd",
+    noise_db: float | None = None,
+    noise_std: float = 0.0,
+    tune: bool = False,
+    calib_slices: int = 2,
+    points: int = 5,
+    cs_iters: int = 300,
+    classic: bool = True,
+    seed: int = 0,
+    amp: bool = False,
+    log: Callable[[str], Any] | None = None,
+) -> tuple[dict, np.ndarray, dict[str, np.ndarray]]:
+    """Zero-filled, CS-WV, CS-TV and ``net`` on images ``x`` ``(N, H, W)``, real or complex,
+    any shape, in single precision (float32/complex64, the networks' precision).
+
+    Slice ``i`` gets a ``mask`` mask (:func:`make_masks`, seed ``seed + i``) at ``accel`` and
+    k-space noise (:func:`measure`). With ``tune`` the CS weights :math:`\\lambda /
+    \\lambda_{\\max}` are chosen on ``calib_slices`` slices spread through ``x``
+    (:func:`npgd.experiments.tune.tune_cs`, ``points`` grid values to start) and the other
+    slices are evaluated with them; otherwise every slice is evaluated with the default
+    weights. The weights are relative, and the network normalizes by its input, so the
+    intensity scale of ``x`` does not change the scores.
+
+    Returns
+    -------
+    result : dict
+        The settings, ``"tuning"`` (per CS method: chosen ``rel``, grid and scores),
+        ``"calibration_slices"``, ``"evaluated_slices"``, ``"methods"`` (per method: mean
+        ``snr`` and ``ssim``, ``s_per_slice``, per-slice ``snr_per_slice``/``ssim_per_slice``),
+        and ``"npgd_minus_best_cs_db"`` when both are there. Ready for
+        :func:`npgd._util.strict_json`.
+    x_eval : ndarray
+        The evaluated slices' ground truth.
+    recons : dict
+        Each method's reconstructions of ``x_eval``.
+
+    Examples
+    --------
+    >>> from npgd.problems import data
+    >>> x = np.stack([data.phantom((24, 30), seed=s) for s in range(3)])
+    >>> res, _, _ = evaluate(x, accel=3, tune=True, calib_slices=1, points=2, cs_iters=10)
+    >>> res["evaluated_slices"], sorted(res["tuning"])
+    ([0, 2], ['CS-TV', 'CS-WV'])
+    """
+    x = np.asarray(x)
+    if x.dtype.kind not in "iufc":
+        raise TypeError(f"images: expected a numeric array, got dtype {x.dtype}")
+    if x.ndim == 2:
+        x = x[None]
+    if x.ndim != 3:
+        raise DataError(f"images: expected (N, H, W) or (H, W), got shape {x.shape}")
+    # Single precision throughout, the networks' precision (the readers' output already is).
+    x = x.astype(np.complex64 if x.dtype.kind == "c" else np.float32)
+    n = len(x)
+    check_int("evaluate", "cs_iters", cs_iters)
+    masks = make_masks(x.shape[1:], n, accel, mask, seed)
+    A, y = measure(x, masks, noise_db=noise_db, noise_std=noise_std, seed=seed)
+    calib: list[int] = []
+    rels: dict[str, float] = {}
+    tuning: dict[str, dict] = {}
+    if tune and classic:
+        check_int("evaluate", "calib_slices", calib_slices)
+        if n <= calib_slices:
+            raise UsageError(f"tune: needs more slices than the {calib_slices} calibration "
+                             f"slice(s) to report on, got {n}")
+        calib = sorted({int(round(v)) for v in np.linspace(0, n - 1, calib_slices + 2)[1:-1]})
+        Ac = linops.MaskedFFT(masks[calib])
+        tuning = tune_cs(x[calib], Ac, y[calib], iters=cs_iters, points=points, log=log)
+        rels = {k: v["rel"] for k, v in tuning.items()}
+        if log is not None:
+            log("chosen: " + ", ".join(f"{k} rel {v:.3g}" for k, v in rels.items()))
+    keep = [i for i in range(n) if i not in calib]
+    methods = cs_methods(rels, cs_iters) if classic else {}
+    if net is not None:
+        methods[name] = neural(net, amp=amp)
+    rows, recons = compare_measured(x[keep], linops.MaskedFFT(masks[keep]), y[keep],
+                                        methods, log=log)
+    result = {
+        "images": list(x.shape), "dtype": str(x.dtype), "accel": accel, "mask": mask,
+        "noise_db": noise_db, "noise_std": noise_std, "seed": seed, "cs_iters": cs_iters,
+        "cs_rel": {k: rels.get(k, start) for k, (_, start) in CS_METHODS.items()} if classic
+        else {}, "tuned": bool(tuning), "tuning": tuning,
+        "calibration_slices": calib, "evaluated_slices": keep,
+        "methods": [{"method": r["method"], "snr": r["snr"], "ssim": r["ssim"],
+                     "s_per_slice": r["s_per_slice"],
+                     "snr_per_slice": scores(r["snr_all"]),
+                     "ssim_per_slice": scores(r["ssim_all"])} for r in rows],
+    }
+    cs = [r for r in rows if r["method"] in CS_METHODS]
+    if net is not None and cs:
+        result["npgd_minus_best_cs_db"] = rows[-1]["snr"] - max(r["snr"] for r in cs)
+    if not all(math.isfinite(r["snr"]) for r in rows):
+        result["note"] = "a null mean SNR is infinite: some slice was reconstructed exactly"
+    return result, x[keep], recons
+
+
+def write_results(out: str | os.PathLike, result: dict, x: np.ndarray | None = None,
+                  recons: dict[str, np.ndarray] | None = None) -> list[Path]:
+    """``out/results.json`` (strict JSON) and, given ``x`` and ``recons``,
+    ``out/comparison.png`` (the slice where the last method has its median SNR).
+
+    Examples
+    --------
+    >>> import tempfile, json
+    >>> d = tempfile.mkdtemp()
+    >>> [p.name for p in write_results(d, {"snr": float("inf")})]
+    ['results.json']
+    >>> json.loads(open(os.path.join(d, "results.json")).read())
+    {'snr': None}
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [atomic_write(out / "results.json", strict_json(result) + "\n")]
+    if x is not None and recons:
+        last = list(recons.values())[-1]
+        from npgd.problems import metrics
+
+        s = metrics.snr(x, last)
+        index = int(np.argsort(s)[len(s) // 2])
+        paths.append(figure(out / "comparison.png", x, recons, index=index))
+    return paths
+
+
+# ---------------------------------------------------------------------------------------
+# command line
+
+
+def _axis(text: str) -> int | str:
+    if text == "all":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be 0, 1, 2, -1 or 'all', got {text!r}") from None
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The ``npgd eval`` options (and those of ``--sweep``, :mod:`npgd.experiments.sweep`).
+
+    Examples
+    --------
+    >>> p = argparse.ArgumentParser()
+    >>> add_arguments(p)
+    >>> a = p.parse_args(["--data", "x.nii.gz", "--noise", "30", "--tune"])
+    >>> a.noise, a.tune, a.mask, a.accel
+    (30.0, True, 'vd', 5.0)
+    """
+    from npgd.problems.readers import BUILTIN
+
+    g = p.add_argument_group("data")
+    g.add_argument("--data", default=BUILTIN,
+                   help=f"a NIfTI/DICOM/.npy/.npz/fastMRI .h5/BART file or folder; "
+                   f"{BUILTIN} (default) is the embedded test slices, and so is 'brain' "
+                   "when no file or folder has that name")
+    g.add_argument("--axis", type=_axis, default=-1,
+                   help="slice volumes along this axis (default the last), or 'all' for the "
+                   "three orientations")
+    g.add_argument("--magnitude", action="store_true",
+                   help="evaluate on the magnitude of complex data (default: keep complex)")
+    g.add_argument("--phase", action="store_true",
+                   help="give real images the smooth synthetic phase of the training data")
+    g.add_argument("--min-fraction", type=float, default=0.1,
+                   help="drop slices with less foreground than this (default 0.1)")
+    g.add_argument("--slices", type=int, default=None,
+                   help="use this many slices, evenly spread (default all)")
+    g = p.add_argument_group("model")
+    g.add_argument("--model", default=None, help="shipped model name (default: the default "
+                   "model of npgd.problems.pretrained())")
+    g.add_argument("--checkpoint", help="a model.pt/last.pt from npgd train (instead of --model)")
+    g.add_argument("--device", default=None, help="torch device of the network (default cpu)")
+    g.add_argument("--amp", action="store_true", help="run the network under bf16 autocast")
+    g.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    g = p.add_argument_group("measurements")
+    g.add_argument("--accel", type=float, default=5.0, help="acceleration (default 5)")
+    g.add_argument("--mask", choices=sorted(MASKS), default="vd", help="mask family")
+    g.add_argument("--noise", type=float, default=None, metavar="DB",
+                   help="k-space noise as an SNR in dB (default noiseless)")
+    g.add_argument("--noise-std", type=float, default=0.0,
+                   help="k-space noise as an absolute std (image units) instead")
+    g.add_argument("--seed", type=int, default=1000, help="seed of the first slice's mask")
+    g = p.add_argument_group("CS baselines")
+    g.add_argument("--tune", action="store_true",
+                   help="tune CS-WV and CS-TV lambda on calibration slices (reported apart)")
+    g.add_argument("--calib-slices", type=int, default=2, help="calibration slices (default 2)")
+    g.add_argument("--grid-points", type=int, default=5, help="lambda grid values to start")
+    g.add_argument("--cs-iters", type=int, default=300, help="FISTA iterations for CS")
+    g.add_argument("--no-classic", action="store_true", help="skip CS-WV and CS-TV")
+    g = p.add_argument_group("output")
+    g.add_argument("--out", default="npgd-eval", help="folder for results.json and figures")
+    g.add_argument("--no-figure", action="store_true", help="write no figure")
+    from npgd.experiments.sweep import add_sweep_arguments
+
+    add_sweep_arguments(p)
+
+
+def load_images(args: argparse.Namespace, log: Callable[[str], Any] = print) -> np.ndarray:
+    """The images ``args`` name (``--data``, ``--axis``, ``--magnitude``, ``--min-fraction``,
+    ``--slices``, ``--phase``), with the reader's one-line summary logged.
+
+    Examples
+    --------
+    >>> a = argparse.Namespace(data="builtin:brain", axis=-1, magnitude=False,
+    ...                        min_fraction=0.0, slices=2, phase=False)
+    >>> load_images(a, log=lambda s: None).shape
+    (2, 192, 160)
+    """
+    from npgd.problems import data, readers
+
+    if args.slices is not None:
+        check_int("eval", "--slices", args.slices)
+    if not 0 <= args.min_fraction < 1:
+        raise UsageError(f"--min-fraction: must be in [0, 1), got {args.min_fraction!r}")
+    x, info = readers.read_images(args.data, axis=args.axis, magnitude=args.magnitude,
+                                  min_fraction=args.min_fraction)
+    log(str(info))
+    if args.phase and not np.iscomplexobj(x):
+        x = data.with_synthetic_phase(x, args.seed)
+        log("real images given the smooth synthetic phase (--phase)")
+    if args.slices is not None and args.slices < len(x):
+        x = x[np.linspace(0, len(x) - 1, args.slices).round().astype(int)]
+    return np.ascontiguousarray(x)
+
+
+def load_net(args: argparse.Namespace) -> tuple[Any, str]:
+    """The network ``--checkpoint`` or ``--model`` names (default: the default shipped
+    model) on ``--device``, and its display name.
+
+    Examples
+    --------
+    >>> net, name = load_net(argparse.Namespace(checkpoint=None, model="mri-brain-5x",
+    ...                                         device=None, threads=None))
+    >>> name
+    'NPGD (mri-brain-5x)'
+    """
+    import torch
+
+    from npgd.models import load_model, pretrained
+
+    if args.threads:
+        torch.set_num_threads(check_int("eval", "--threads", args.threads))
+    dev = args.device or "cpu"
+    if args.checkpoint:
+        return load_model(args.checkpoint, dev), f"NPGD ({Path(args.checkpoint).name})"
+    if args.model is None:
+        return pretrained(map_location=dev), "NPGD (default model)"
+    return pretrained(args.model, dev), f"NPGD ({args.model})"
+
+
+def _check_out(out: str) -> Path:
+    # Fail before any compute when the results could not be written.
+    p = Path(out)
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+        atomic_write(p / ".npgd-write-test", b"")
+        (p / ".npgd-write-test").unlink()
+    except OSError as e:
+        raise UsageError(f"--out: cannot write to {p} ({e.strerror or e}); expected a "
+                         "writable folder") from None
+    return p
+
+
+def run(args: argparse.Namespace, log: Callable[[str], Any] = print) -> int:
+    """``npgd eval``: read, check, measure, (tune,) reconstruct, score, write
+    ``results.json`` and ``comparison.png`` into ``--out``; ``--sweep`` runs
+    :func:`npgd.experiments.sweep.run` instead. Returns the exit status (0); errors are
+    UsageError/DataError with one line.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> p = argparse.ArgumentParser(); add_arguments(p)
+    >>> a = p.parse_args(["--slices", "1", "--no-classic", "--no-figure", "--model",
+    ...                   "mri-brain-5x", "--out", tempfile.mkdtemp()])
+    >>> run(a, log=lambda s: None)
+    0
+    """
+    for flag, v in (("--noise", args.noise), ("--noise-std", args.noise_std)):
+        if v is not None and not math.isfinite(v):
+            raise UsageError(f"{flag}: must be a finite number, got {v!r}")
+    if args.noise_std < 0:
+        raise UsageError(f"--noise-std: must be >= 0, got {args.noise_std!r}")
+    if not args.accel >= 1:
+        raise UsageError(f"--accel: must be a number >= 1, got {args.accel!r}")
+    out = _check_out(args.out)
+    if args.sweep:
+        from npgd.experiments import sweep
+
+        return sweep.run(args, log=log)
+    x = load_images(args, log)
+    net, name = load_net(args)
+    noise = (f"{args.noise:g} dB k-space SNR" if args.noise is not None
+             else f"noise std {args.noise_std:g}" if args.noise_std else "noiseless")
+    log(f"{len(x)} slices {x.shape[1]}x{x.shape[2]}, {args.accel:g}x {args.mask} masks "
+        f"(seeds {args.seed}..), {noise}; CS: FISTA {args.cs_iters} iterations"
+        f"{', lambda tuned' if args.tune else ''}; {name}: {net.iters} unrolled iterations")
+    result, xe, recons = evaluate(
+        x, net, name=name, accel=args.accel, mask=args.mask, noise_db=args.noise,
+        noise_std=args.noise_std, tune=args.tune, calib_slices=args.calib_slices,
+        points=args.grid_points, cs_iters=args.cs_iters, classic=not args.no_classic,
+        seed=args.seed, amp=args.amp, log=log)
+    result["source"] = str(args.data)
+    paths = write_results(out, result, None if args.no_figure else xe, recons)
+    if "npgd_minus_best_cs_db" in result:
+        log(f"\n{name} - best CS: {result['npgd_minus_best_cs_db']:+.2f} dB SNR")
+    log("wrote " + ", ".join(str(p) for p in paths))
+    return 0
