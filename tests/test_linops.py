@@ -6,19 +6,14 @@ import warnings
 import numpy as np
 import pytest
 import pywt
-from conftest import HAS_TORCH, to_backend, to_np
+from conftest import HAS_TORCH, WAVELETS, base_operators, batches, crandn, to_backend, to_np
 from hypothesis import given
 from hypothesis import strategies as st
-from test_adjoint import WAVELETS, base_operators, batches
 
 from npgd import backend, linops
 from npgd.linops import wavelet
 
 rng = np.random.default_rng(1234)
-
-
-def crandn(*shape, dtype=np.complex128):
-    return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(dtype)
 
 
 def close(a, b, tol=1e-10):
@@ -75,6 +70,17 @@ def test_orthonormal(A, like):
     close(A(A.H(x)), x)
     assert np.isclose(np.linalg.norm(to_np(A(x))), np.linalg.norm(to_np(x)))
     assert isinstance(A.N, linops.Identity)
+
+
+@pytest.mark.parametrize("wavelet", WAVELETS)
+@pytest.mark.parametrize("levels", [1, 2])
+def test_every_listed_wavelet_is_orthonormal(wavelet, levels):
+    """The matrix of our Wavelet operator is orthogonal (W Wᵀ = Wᵀ W = I), for every wavelet
+    the property tests draw from."""
+    W = linops.Wavelet((8, 12), wavelet, levels)
+    M = W(np.eye(96).reshape(96, 8, 12)).reshape(96, 96)
+    np.testing.assert_allclose(M @ M.T, np.eye(96), atol=1e-10)
+    np.testing.assert_allclose(M.T @ M, np.eye(96), atol=1e-10)
 
 
 def test_fft_is_centred():

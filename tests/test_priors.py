@@ -3,17 +3,13 @@
 import numpy as np
 import pytest
 import scipy.optimize
-from conftest import to_backend, to_np
+from conftest import crandn, to_backend, to_np
 from hypothesis import given
 from hypothesis import strategies as st
 
 from npgd import linops, priors
 
 rng = np.random.default_rng(7)
-
-
-def crandn(*shape):
-    return rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
 
 
 def brute_prox(f, x):
