@@ -233,9 +233,13 @@ def test_run_refuses_bad_options_before_compute(tmp_path, checkpoint):
     base = ["--checkpoint", str(checkpoint), "--slices", "1"]
     with pytest.raises(UsageError, match="--out: cannot write"):
         ev.run(_args(*base, "--out", str(tmp_path / "file" / "sub")))
-    for bad in (["--noise", "nan"], ["--noise-std", "-1"], ["--accel", "0.5"]):
-        with pytest.raises(UsageError):
+    for bad in (["--noise", "nan"], ["--noise", "-5"], ["--noise-std", "-1"],
+                ["--noise", "30", "--noise-std", "0.1"], ["--accel", "0.5"], ["--slices", "0"],
+                ["--calib-slices", "0"], ["--min-fraction", "1"], ["--sweep-accels", "0.5"],
+                ["--sweep-noise", "nan"]):
+        with pytest.raises(UsageError, match=f"^{bad[0]}"):
             ev.run(_args(*base, *bad, "--out", str(tmp_path / "o")))
+    assert not (tmp_path / "o").exists()  # refused before anything was written
     with pytest.raises(DataError, match="no such file or folder"):
         ev.run(_args(*base, "--data", str(tmp_path / "nope.nii"), "--out", str(tmp_path / "o")))
 

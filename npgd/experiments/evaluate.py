@@ -25,7 +25,7 @@ from npgd.experiments.tune import CS_METHODS, cs_methods, tune_cs
 from npgd.problems import mri
 
 __all__ = ["MASKS", "add_arguments", "evaluate", "load_images", "load_net", "make_masks",
-           "measure", "noise_std_for", "run", "scores", "write_results"]
+           "measure", "noise_std_for", "check_args", "run", "scores", "write_results"]
 
 
 def _calib(shape: tuple[int, int], accel: float) -> int:
@@ -74,8 +74,9 @@ def noise_std_for(x: np.ndarray, db: float) -> np.ndarray:
     >>> noise_std_for(np.full((1, 4, 4), 2.0), 20.0)
     array([0.2])
     """
-    if isinstance(db, bool) or not isinstance(db, int | float) or not math.isfinite(db):
-        raise UsageError(f"noise: the SNR must be a finite number of dB, got {db!r}")
+    if (isinstance(db, bool) or not isinstance(db, int | float) or not math.isfinite(db)
+            or db < 0):
+        raise UsageError(f"noise: the SNR must be a finite number of dB >= 0, got {db!r}")
     rms = np.sqrt((np.abs(np.asarray(x, np.complex128)) ** 2).mean(axis=(-2, -1)))
     return rms * 10 ** (-db / 20)
 
@@ -356,10 +357,6 @@ def load_images(args: argparse.Namespace, log: Callable[[str], Any] = print) -> 
     """
     from npgd.problems import data, readers
 
-    if args.slices is not None:
-        check_int("eval", "--slices", args.slices)
-    if not 0 <= args.min_fraction < 1:
-        raise UsageError(f"--min-fraction: must be in [0, 1), got {args.min_fraction!r}")
     x, info = readers.read_images(args.data, axis=args.axis, magnitude=args.magnitude,
                                   min_fraction=args.min_fraction)
     log(str(info))
@@ -387,13 +384,55 @@ def load_net(args: argparse.Namespace) -> tuple[Any, str]:
     from npgd.models import load_model, pretrained
 
     if args.threads:
-        torch.set_num_threads(check_int("eval", "--threads", args.threads))
+        torch.set_num_threads(args.threads)
     dev = args.device or "cpu"
     if args.checkpoint:
         return load_model(args.checkpoint, dev), f"NPGD ({Path(args.checkpoint).name})"
     if args.model is None:
         return pretrained(map_location=dev), "NPGD (default model)"
     return pretrained(args.model, dev), f"NPGD ({args.model})"
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """Every ``npgd eval`` option checked before any file is read or any compute starts:
+    a UsageError (exit status 2) naming the option and what was expected.
+
+    Examples
+    --------
+    >>> p = argparse.ArgumentParser(); add_arguments(p)
+    >>> check_args(p.parse_args(["--noise", "nan"]))
+    Traceback (most recent call last):
+    ...
+    npgd._util.UsageError: --noise: must be a finite number >= 0 (dB), got nan
+    """
+    def bad(flag: str, expected: str, v: Any) -> UsageError:
+        return UsageError(f"{flag}: must be {expected}, got {v!r}")
+
+    def finite(v: Any) -> bool:
+        return isinstance(v, int | float) and math.isfinite(v)
+
+    if args.noise is not None and not (finite(args.noise) and args.noise >= 0):
+        raise bad("--noise", "a finite number >= 0 (dB)", args.noise)
+    if not (finite(args.noise_std) and args.noise_std >= 0):
+        raise bad("--noise-std", "a finite number >= 0", args.noise_std)
+    if args.noise is not None and args.noise_std:
+        raise UsageError("--noise/--noise-std: give an SNR in dB or a std, not both")
+    if not (finite(args.accel) and args.accel >= 1):
+        raise bad("--accel", "a number >= 1", args.accel)
+    if not (finite(args.min_fraction) and 0 <= args.min_fraction < 1):
+        raise bad("--min-fraction", "in [0, 1)", args.min_fraction)
+    for flag, v, low in (("--slices", args.slices, 1), ("--calib-slices", args.calib_slices, 1),
+                         ("--grid-points", args.grid_points, 2), ("--cs-iters", args.cs_iters, 1),
+                         ("--threads", args.threads, 1), ("--sweep-slices", args.sweep_slices, 1),
+                         ("--sweep-grid-points", args.sweep_grid_points, 2)):
+        if v is not None and v < low:
+            raise bad(flag, f"an int >= {low}", v)
+    for v in args.sweep_accels:
+        if not (finite(v) and v >= 1):
+            raise bad("--sweep-accels", "numbers >= 1", v)
+    for v in args.sweep_noise:
+        if v is not None and not (finite(v) and v >= 0):
+            raise bad("--sweep-noise", "'none' or finite dB >= 0", v)
 
 
 def _check_out(out: str) -> Path:
@@ -424,13 +463,7 @@ def run(args: argparse.Namespace, log: Callable[[str], Any] = print) -> int:
     >>> run(a, log=lambda s: None)
     0
     """
-    for flag, v in (("--noise", args.noise), ("--noise-std", args.noise_std)):
-        if v is not None and not math.isfinite(v):
-            raise UsageError(f"{flag}: must be a finite number, got {v!r}")
-    if args.noise_std < 0:
-        raise UsageError(f"--noise-std: must be >= 0, got {args.noise_std!r}")
-    if not args.accel >= 1:
-        raise UsageError(f"--accel: must be a number >= 1, got {args.accel!r}")
+    check_args(args)
     out = _check_out(args.out)
     if args.sweep:
         from npgd.experiments import sweep

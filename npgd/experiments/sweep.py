@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from npgd._util import UsageError, atomic_write, check_int, crop_or_pad, strict_json
+from npgd._util import UsageError, atomic_write, crop_or_pad, strict_json
 from npgd.experiments.compare import new_figure, save_figure
 from npgd.experiments.evaluate import MASKS, evaluate
 
@@ -256,12 +256,10 @@ def run(args: argparse.Namespace, log: Callable[[str], Any] = print) -> int:
     >>> run(a, log=lambda s: None)
     0
     """
-    from npgd.experiments.evaluate import _check_out, load_images, load_net
+    from npgd.experiments.evaluate import _check_out, check_args, load_images, load_net
 
-    check_int("eval", "--sweep-slices", args.sweep_slices)
+    check_args(args)
     out = _check_out(args.out)
-    if args.calib_slices < 1:
-        raise UsageError(f"--calib-slices: must be >= 1, got {args.calib_slices}")
     if not args.slices:
         args.slices = args.sweep_slices + args.calib_slices
     x = load_images(args, log)
