@@ -1,6 +1,7 @@
 """Values of the operators: algebraic identities, pywt equality, orthonormality, backends agree,
 dtypes are preserved."""
 
+import re
 import warnings
 
 import numpy as np
@@ -181,3 +182,17 @@ def test_torch_filter_bank_paths_agree(axis):
     torch.testing.assert_close(conv, taps)
     ref = wavelet.filter_bank(x.numpy(), M.numpy(), axis)
     np.testing.assert_allclose(taps.numpy(), ref, atol=1e-12)
+
+
+def test_per_sample_data_must_fit_the_batch():
+    """Per-sample masks and weights broadcast against the input's batch; they never make a
+    batch out of one image, and a mismatch names both shapes."""
+    masks = rng.random((3, 6, 8)) < 0.5
+    for A in [linops.MaskedFFT(masks), linops.Diagonal(masks * 1.0, shape=(6, 8))]:
+        assert A(crandn(3, 6, 8)).shape == (3, 6, 8)
+        assert A(crandn(2, 3, 6, 8)).shape == (2, 3, 6, 8)
+        for bad in [crandn(6, 8), crandn(2, 6, 8)]:
+            for f in (A, A.H, A.N):
+                want = r"batch axes \(3,\).*batch axes " + re.escape(str(bad.shape[:-2]))
+                with pytest.raises(ValueError, match=want):
+                    f(bad)
