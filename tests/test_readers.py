@@ -223,11 +223,21 @@ def test_cfl_round_trip_and_errors(tmp_path):
 
 # --- DICOM -----------------------------------------------------------------------------------
 
-pydicom = pytest.importorskip("pydicom")
-from pydicom.data import get_testdata_file  # noqa: E402 (after the importorskip)
+
+@pytest.fixture
+def pydicom():
+    """pydicom (the optional ``io`` extra), or the DICOM tests are skipped."""
+    return pytest.importorskip("pydicom")
 
 
-def _dicom_series(folder, positions):
+def get_testdata_file(name):
+    # pydicom's own small test files ship inside pydicom (not the pydicom-data package)
+    from pydicom.data import get_testdata_file as get
+
+    return get(name, download=False)
+
+
+def _dicom_series(pydicom, folder, positions):
     """Copies of pydicom's MR_small.dcm as a series, written in a scrambled file order."""
     src = pydicom.dcmread(get_testdata_file("MR_small.dcm"))
     folder.mkdir()
@@ -242,7 +252,7 @@ def _dicom_series(folder, positions):
     return base
 
 
-def test_dicom_file_applies_rescale():
+def test_dicom_file_applies_rescale(pydicom):
     p = get_testdata_file("CT_small.dcm")
     ds = pydicom.dcmread(p)
     x, info = read_images(p)
@@ -252,14 +262,14 @@ def test_dicom_file_applies_rescale():
     np.testing.assert_array_equal(x[0], expected)
 
 
-def test_dicom_folder_sorted_by_position(tmp_path):
-    base = _dicom_series(tmp_path / "s", [4.0, -2.0, 0.0, 8.0])
+def test_dicom_folder_sorted_by_position(tmp_path, pydicom):
+    base = _dicom_series(pydicom, tmp_path / "s", [4.0, -2.0, 0.0, 8.0])
     x, info = read_images(tmp_path / "s")
     assert x.shape == (4, 64, 64) and len(info.files) == 4 and info.kind == "DICOM"
     np.testing.assert_array_equal(x[0], base * 2 + 10)  # RescaleSlope 2, RescaleIntercept 10
 
 
-def test_dicom_sort_order(tmp_path):
+def test_dicom_sort_order(tmp_path, pydicom):
     src = pydicom.dcmread(get_testdata_file("MR_small.dcm"))
     (tmp_path / "d").mkdir()
     for k, z in enumerate([3.0, 1.0, 2.0]):
@@ -274,13 +284,14 @@ def test_dicom_sort_order(tmp_path):
     assert [float(s[0, 0]) for s in x] == [100.0, 200.0, 300.0]
 
 
-def test_dicom_truncated_is_a_data_error():
+def test_dicom_truncated_is_a_data_error(pydicom):
     p = get_testdata_file("MR_truncated.dcm")
     with pytest.raises(DataError, match=r"MR_truncated\.dcm: could not read DICOM image"):
         read_images(p)
 
 
-def test_dicom_without_pydicom_names_the_extra(monkeypatch):
+def test_dicom_without_pydicom_names_the_extra(monkeypatch, pydicom):
+    path = get_testdata_file("MR_small.dcm")
     real_import = builtins.__import__
 
     def no_pydicom(name, *a, **k):
@@ -290,7 +301,7 @@ def test_dicom_without_pydicom_names_the_extra(monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", no_pydicom)
     with pytest.raises(ImportError, match=r'pip install "npgd\[io\]"'):
-        read_images(get_testdata_file("MR_small.dcm"))
+        read_images(path)
 
 
 def test_nifti_axes_turned_to_ras(tmp_path):
@@ -299,3 +310,14 @@ def test_nifti_axes_turned_to_ras(tmp_path):
     nib.save(nib.Nifti1Image(vol, las), tmp_path / "las.nii.gz")
     x, _ = read_images(tmp_path / "las.nii.gz", axis=2)
     np.testing.assert_array_equal(x[0], np.rot90(vol[::-1, :, 0]))
+
+
+def test_dicom_folder_with_two_series_is_refused(tmp_path, pydicom):
+    src = pydicom.dcmread(get_testdata_file("MR_small.dcm"))
+    (tmp_path / "d").mkdir()
+    for k in range(2):
+        ds = src.copy()
+        ds.SeriesInstanceUID = f"1.2.3.{k}"
+        ds.save_as(tmp_path / "d" / f"im{k}.dcm")
+    with pytest.raises(DataError, match="holds 2 DICOM series; expected one"):
+        read_images(tmp_path / "d")

@@ -433,7 +433,7 @@ def _read_dicoms(files: list[Path]) -> list[np.ndarray]:
         import pydicom
     except ImportError:
         raise ImportError('reading DICOM needs pydicom: pip install "npgd[io]"') from None
-    sets = []
+    sets, series = [], set()
     for f in files:
         try:
             ds = pydicom.dcmread(f)
@@ -448,6 +448,10 @@ def _read_dicoms(files: list[Path]) -> list[np.ndarray]:
                                                                     or 0)
         img = px.astype(np.float32) * np.float32(slope) + np.float32(icept)
         sets.append((_dicom_key(ds), f, img if img.ndim == 3 else img[None]))
+        series.add(str(ds.get("SeriesInstanceUID", "")))
+    if len(series) > 1:
+        raise DataError(f"{files[0].parent}: the folder holds {len(series)} DICOM series; "
+                        "expected one series per folder")
     sets.sort(key=lambda s: (s[0], str(s[1])))
     return [s[2] for s in sets]
 
