@@ -2,12 +2,13 @@
 
 For a NeuralPGD of ``--iters`` copies x ``--blocks`` residual blocks of ``--features`` maps
 (default: the shipped mri-brain-5x size, with shared weights: its independent copies run
-the same convolutions in the same time; ``--features 128`` is the seeds' size) on
-192x160 complex images with 5x variable-density masks, this prints median wall-clock times
-of: inference (eval mode, no autograd) per slice and slices per second at each batch size;
-a training step of (P2) with Adam at ``--train-batch``. It also runs bf16 autocast on CUDA
-and on CPUs with native bf16 (AVX512-BF16/AMX), and ``torch.compile`` on CUDA. Ratios are to
-the fp32 eager run of the same device, from the same process.
+the same convolutions in the same time; ``--features 128`` is the size used by Mardani et
+al., NeurIPS 2018) on 192x160 complex images with 5x variable-density masks, this prints
+median wall-clock times of: inference (eval mode, no autograd) per slice and slices per
+second at each batch size; a training step of (P2) with Adam at ``--train-batch``. It also
+runs bf16 autocast on CUDA and on CPUs with native bf16 (AVX512-BF16/AMX), and
+``torch.compile`` on CUDA. Ratios are to the fp32 eager run of the same device, from the
+same process.
 
 Run:  python benchmarks/neural_pgd.py [--features 48] [--iters 10] [--batches 1 64] [--repeats 5]
 """

@@ -1,10 +1,13 @@
-"""Training: resume after a kill, checkpoints that refuse code, DDP on CPU, the console script."""
+"""Training and checkpoints: resume after a kill, run folders that are never lost, checked
+configs, checkpoints that refuse code and unbounded requests, DDP on CPU."""
 
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -12,9 +15,10 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from npgd import experiments, models, train  # noqa: E402
+from npgd._util import DataError, UsageError  # noqa: E402
 from npgd.models import checkpoint  # noqa: E402
 from npgd.problems import mri  # noqa: E402
-from npgd.train import loop  # noqa: E402
+from npgd.train import loop, rundir  # noqa: E402
 
 
 def tiny(**kw):
@@ -33,18 +37,27 @@ def assert_same(a, b):
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
 
 
-def test_kill_and_resume_equals_uninterrupted(tmp_path, monkeypatch):
-    train.train(tiny(), tmp_path / "full", progress=False)
-    # a SIGTERM during step 3 (index 2): the step finishes, last.pt is written, train returns
+def signal_at(monkeypatch, signum, at=2):
+    """Send ``signum`` to this process while step ``at`` (0-based) draws its batch."""
     batch = train.TrainingData.batch
 
     def batch_then_kill(self, seed, step, *a, **k):
-        if step == 2:
-            os.kill(os.getpid(), signal.SIGTERM)
+        if step == at:
+            os.kill(os.getpid(), signum)
         return batch(self, seed, step, *a, **k)
 
     monkeypatch.setattr(train.TrainingData, "batch", batch_then_kill)
-    train.train(tiny(), tmp_path / "cut", progress=False)
+    return batch
+
+
+def test_kill_and_resume_equals_uninterrupted(tmp_path, monkeypatch):
+    train.train(tiny(), tmp_path / "full", progress=False)
+    # a SIGTERM during step 3 (index 2): the step finishes, last.pt is written, train raises
+    batch = signal_at(monkeypatch, signal.SIGTERM)
+    with pytest.raises(loop.Interrupted, match=r"interrupted at step 3, resume with: npgd "
+                       r"train --out .*cut --resume \(SIGTERM\)") as e:
+        train.train(tiny(), tmp_path / "cut", progress=False)
+    assert e.value.signum == signal.SIGTERM and e.value.step == 3
     assert models.load_checkpoint(tmp_path / "cut" / "last.pt")["step"] == 3
     monkeypatch.setattr(train.TrainingData, "batch", batch)
     train.train(tiny(), tmp_path / "cut", resume=True, progress=False)
@@ -55,6 +68,18 @@ def test_kill_and_resume_equals_uninterrupted(tmp_path, monkeypatch):
     assert [h["step"] for h in hist] == [2, 4] and all(np.isfinite(h["snr"]) for h in hist)
 
 
+def test_sighup_saves_like_sigterm(tmp_path, monkeypatch):
+    """A closed terminal (SIGHUP) stops after the step in flight and saves it, as SIGTERM."""
+    before = signal.getsignal(signal.SIGHUP)
+    signal_at(monkeypatch, signal.SIGHUP, at=0)
+    with pytest.raises(loop.Interrupted, match=r"at step 1, .*\(SIGHUP\)") as e:
+        train.train(tiny(ckpt_every=50), tmp_path, progress=False)
+    assert e.value.signum == signal.SIGHUP
+    assert models.load_checkpoint(tmp_path / "last.pt")["step"] == 1
+    assert signal.getsignal(signal.SIGHUP) is before  # handlers restored
+
+
+@pytest.mark.slow
 def test_lsgan_training_resumes_exactly(tmp_path):
     """With the LSGAN term on, the discriminator and its optimizer are part of the state:
     2 steps + resume to 4 equals 4 straight steps, for both networks."""
@@ -120,7 +145,19 @@ def test_init_starts_from_given_weights(tmp_path):
                        progress=False)
     with pytest.raises(ValueError, match="init='mri-brain-5x' has another architecture"):
         train.train(tiny(steps=1, init="mri-brain-5x"), tmp_path / "e", progress=False)
-    assert isinstance(train.native_bf16("cpu"), bool)
+
+
+def test_native_bf16_follows_onednn(monkeypatch):
+    assert train.native_bf16("cuda:1") is True and train.native_bf16("meta") is False
+    for supported in (True, False):
+        monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda s=supported: s)
+        assert train.native_bf16("cpu") is supported
+
+    def missing():
+        raise RuntimeError("no oneDNN")
+
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", missing)
+    assert train.native_bf16("cpu") is False
 
 
 def test_init_unties_shared_weights(tmp_path):
@@ -197,6 +234,7 @@ def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.pt"]
 
 
+@pytest.mark.slow
 def test_ddp_two_processes_gloo(tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
            "-m", "npgd.cli", "train", "--out", str(tmp_path / "run"), "--features", "4",
@@ -211,17 +249,6 @@ def test_ddp_two_processes_gloo(tmp_path):
     assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [
         "history.json", "last.pt", "model.pt"]
-
-
-def test_cli_eval_writes_table_and_figure(tmp_path):
-    train.train(tiny(steps=2), tmp_path / "run", progress=False)
-    from npgd import cli
-
-    assert cli.main(["eval", "--checkpoint", str(tmp_path / "run" / "model.pt"), "--slices", "2",
-                     "--cs-iters", "3", "--out", str(tmp_path / "ev")]) == 0
-    res = json.loads((tmp_path / "ev" / "results.json").read_text())
-    assert [r["method"] for r in res["rows"]][:3] == ["zero-filled", "CS-WV (db2)", "CS-TV"]
-    assert (tmp_path / "ev" / "comparison.png").stat().st_size > 1000
 
 
 def test_shipped_model():
@@ -240,3 +267,207 @@ def test_shipped_model():
     assert abs(amp[1]["snr"] - rows[1]["snr"]) < 0.05
     with pytest.raises(ValueError, match="available"):
         problems.pretrained("nope")
+
+
+# --------------------------------------------------------------------------------------------
+# runs are never lost
+
+
+def test_existing_run_is_refused_unless_resume_or_overwrite(tmp_path):
+    train.train(tiny(steps=2), tmp_path, progress=False)
+    before = (tmp_path / "model.pt").read_bytes()
+    with pytest.raises(UsageError, match=r"already holds a run \(last.pt, model.pt, "
+                       r"history.json\), expected --resume .* --overwrite"):
+        train.train(tiny(steps=2, seed=9), tmp_path, progress=False)
+    assert (tmp_path / "model.pt").read_bytes() == before
+    train.train(tiny(steps=3), tmp_path, resume=True, progress=False)
+    assert models.load_checkpoint(tmp_path / "last.pt")["step"] == 3
+    train.train(tiny(steps=1, seed=9), tmp_path, overwrite=True, progress=False)
+    assert models.load_checkpoint(tmp_path / "last.pt")["step"] == 1
+    # one file of a run is enough to refuse
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "history.json").write_text("[]")
+    with pytest.raises(UsageError, match="history.json"):
+        train.train(tiny(steps=1), tmp_path / "other", progress=False)
+
+
+def _dead_pid():
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+def test_lock_refuses_a_live_writer_and_takes_over_a_dead_ones(tmp_path, capsys):
+    lock = tmp_path / rundir.LOCK
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        lock.write_text(json.dumps({"pid": sleeper.pid, "host": socket.gethostname()}))
+        with pytest.raises(rundir.RunLocked, match=f"in use by pid {sleeper.pid} on "):
+            train.train(tiny(steps=1), tmp_path, progress=False)
+        assert not (tmp_path / "last.pt").exists() and lock.exists()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    # another host's lock is never taken over: its pid cannot be checked from here
+    lock.write_text(json.dumps({"pid": _dead_pid(), "host": "elsewhere.example"}))
+    with pytest.raises(rundir.RunLocked, match="on elsewhere.example"):
+        train.train(tiny(steps=1), tmp_path, progress=False)
+    dead = _dead_pid()
+    lock.write_text(json.dumps({"pid": dead, "host": socket.gethostname()}))
+    train.train(tiny(steps=1), tmp_path, progress=False)
+    assert f"taking over the stale lock of pid {dead}" in capsys.readouterr().out
+    assert not lock.exists()  # released at the end
+
+
+def test_stale_temporary_files_are_removed_at_start(tmp_path):
+    stale = [".last.pt.abc123.tmp", ".history.json.x.tmp", "history.json.tmp",
+             "model.pt.q1w2.tmp"]
+    for name in stale:
+        (tmp_path / name).write_bytes(b"partial")
+    (tmp_path / "notes.tmp").write_text("mine")  # not ours: left alone
+    train.train(tiny(steps=1), tmp_path, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "history.json", "last.pt", "model.pt", "notes.tmp"]
+
+
+# --------------------------------------------------------------------------------------------
+# checks before compute
+
+
+def test_bad_out_is_refused_before_data_or_model(tmp_path, monkeypatch):
+    def no_data(*a, **k):
+        raise AssertionError("data were read before --out was checked")
+
+    monkeypatch.setattr(train.TrainingData, "__init__", no_data)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UsageError, match="a file is in the way, expected a folder"):
+        train.train(tiny(), tmp_path / "file" / "run", progress=False)
+    with pytest.raises(UsageError, match="a file is in the way"):
+        train.train(tiny(), tmp_path / "file", progress=False)
+    if os.geteuid() != 0:  # root writes anywhere
+        ro = tmp_path / "ro"
+        ro.mkdir(mode=0o500)
+        with pytest.raises(UsageError, match="permission denied|not writable"):
+            train.train(tiny(), ro / "run", progress=False)
+
+
+@pytest.mark.parametrize("kw,match", [
+    ({"shape": (0, 0)}, r"shape must be two ints in \[8, 8192\], got \(0, 0\)"),
+    ({"shape": (32,)}, "shape must be two ints"),
+    ({"steps": 0}, "steps must be an int >= 1, got 0"),
+    ({"batch_size": 1.5}, "batch_size must be an int"),
+    ({"val_slices": -1}, "val_slices must be an int >= 0"),
+    ({"lr": float("nan")}, "lr must be a finite real number > 0"),
+    ({"accel": 0.5}, "accel must be a finite real number >= 1"),
+    ({"noise_std": -1.0}, "noise_std must be a finite real number >= 0"),
+    ({"iters": 10**6}, r"iters must be an int in \[1, 100\]"),
+    ({"features": 10**7}, r"features must be an int in \[1, 1024\]"),
+    ({"features": 1024, "blocks": 64}, "parameters, more than"),
+    ({"mask": "spiral"}, "mask must be 'vd', 'radial' or 'lines'"),
+    ({"data_consistency": "soft"}, "data_consistency must be 'gradient' or 'hard'"),
+    ({"shared": 1}, "shared must be True or False"),
+    ({"beta": 2.0}, r"beta must be in \[0, 1\]"),
+    ({"gan_weight": 1.0}, r"gan_weight must be in \[0, 1\)"),
+])
+def test_config_errors_are_usage_errors(kw, match):
+    with pytest.raises(UsageError, match=match):
+        train.TrainConfig(**kw)
+
+
+def test_val_slices_zero_trains_without_validation(tmp_path):
+    net = train.train(tiny(steps=2, val_slices=0), tmp_path, progress=False)
+    assert json.loads((tmp_path / "history.json").read_text()) == []
+    assert_same(weights(tmp_path / "model.pt"), net.state_dict())  # the latest weights
+
+
+def test_resume_reuses_the_stored_config(tmp_path):
+    train.train(tiny(steps=2, features=6), tmp_path, progress=False)
+    cfg = loop.resume_config(tmp_path, {"steps": 3})
+    assert cfg == tiny(steps=3, features=6)
+    assert loop.resume_config(tmp_path, {"features": 6}).steps == 2  # a flag equal to the stored
+    with pytest.raises(UsageError, match=r"features \(stored 6, given 4\).*only --steps"):
+        loop.resume_config(tmp_path, {"features": 4, "steps": 3})
+    assert loop.resume_config(tmp_path / "fresh", {"steps": 5}) == train.TrainConfig(steps=5)
+    train.train(cfg, tmp_path, resume=True, progress=False)
+    assert models.load_checkpoint(tmp_path / "last.pt")["step"] == 3
+    with pytest.raises(UsageError, match="at step 3, expected steps >= that"):
+        train.train(tiny(steps=2, features=6), tmp_path, resume=True, progress=False)
+
+
+# --------------------------------------------------------------------------------------------
+# bounded, validated checkpoints
+
+
+def _crafted(path, config, model=None):
+    checkpoint.save_checkpoint(path, {"format": models.FORMAT, "config": config,
+                                      "model": model if model is not None else {}})
+    return path
+
+
+ARCH = {"features": 4, "blocks": 1, "iters": 2, "shared": True, "data_consistency": "gradient"}
+
+
+@pytest.mark.parametrize("change,match", [
+    ({"iters": 10**6}, r"iters must be an int in \[1, 100\], got 1000000"),
+    ({"features": 10**7}, r"features must be an int in \[1, 1024\]"),
+    ({"blocks": 10**4}, r"blocks must be an int in \[1, 64\]"),
+    ({"features": 1024, "blocks": 64, "shared": False, "iters": 100}, "parameters"),
+    ({"features": "4"}, "features must be an int"),
+    ({"shared": "yes"}, "shared must be True or False"),
+])
+def test_crafted_checkpoint_is_refused_before_any_allocation(tmp_path, change, match):
+    path = _crafted(tmp_path / "m.pt", {**ARCH, **change})
+    assert path.stat().st_size < 10_000
+    t = time.perf_counter()
+    with pytest.raises(ValueError, match=match):
+        models.load_model(path)
+    assert time.perf_counter() - t < 1.0
+
+
+def test_checkpoint_config_without_features_is_a_clear_error(tmp_path):
+    path = _crafted(tmp_path / "m.pt", {k: v for k, v in ARCH.items() if k != "features"})
+    with pytest.raises(ValueError, match=r"m.pt: the config lacks features"):
+        models.load_model(path)
+    checkpoint.save_checkpoint(tmp_path / "n.pt", {"format": models.FORMAT, "config": [1],
+                                                   "model": {}})
+    with pytest.raises(ValueError, match="the config must be a dict"):
+        models.load_model(tmp_path / "n.pt")
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_checkpoint_with_non_finite_weights_is_refused(tmp_path, bad):
+    w = models.build_model(ARCH).state_dict()
+    key = next(k for k, v in w.items() if v.is_floating_point())
+    w[key].view(-1)[0] = bad
+    with pytest.raises(ValueError, match=f"weights hold NaN or Inf .{key}"):
+        models.load_model(_crafted(tmp_path / "m.pt", ARCH, w))
+
+
+def test_unknown_config_keys_are_ignored_for_inference_refused_for_resume(tmp_path):
+    """Newer training code stores settings this version does not know (a randomized data
+    source and its ranges): the weights still load for inference; resuming would silently
+    train something else, so it is refused with the names of those settings."""
+    cfg = {**train.TrainConfig(features=4, iters=2).__dict__, "data": "mix",
+           "accel_range": [2.5, 9.0], "noise_db_range": [15.0, 45.0],
+           "mask_families": ["vd", "radial"], "shape_range": [48, 256]}
+    w = models.build_model(ARCH).state_dict()
+    path = _crafted(tmp_path / "model.pt", cfg, w)
+    assert_same(models.load_model(path).state_dict(), w)
+    (tmp_path / "last.pt").write_bytes(path.read_bytes())
+    with pytest.raises(DataError, match="does not know: accel_range, mask_families, "
+                       "noise_db_range, shape_range"):
+        loop.resume_config(tmp_path, {})
+
+
+def test_history_json_is_strict(tmp_path, monkeypatch):
+    """A non-finite validation score is written as null, so history.json stays valid JSON."""
+    from npgd.problems import metrics
+
+    monkeypatch.setattr(metrics, "snr", lambda ref, est: np.full(len(ref), np.nan))
+    train.train(tiny(steps=2), tmp_path, progress=False)
+
+    def refuse(token):
+        raise ValueError(f"non-standard JSON token {token}")
+
+    hist = json.loads((tmp_path / "history.json").read_text(), parse_constant=refuse)
+    assert hist[0]["snr"] is None

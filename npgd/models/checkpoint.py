@@ -11,9 +11,10 @@ import os
 import pickle
 from pathlib import Path
 
-import torch
-
+from npgd._optional import require
 from npgd._util import atomic_write
+
+torch = require("torch", "torch", "npgd.models (trained networks and their checkpoints)")
 
 __all__ = ["FORMAT", "load_checkpoint", "save_checkpoint"]
 

@@ -16,12 +16,13 @@ from typing import Any
 
 import torch
 
+from npgd._util import check_int
 from npgd.models.checkpoint import load_checkpoint
 from npgd.priors.learned import ResNetProx
 from npgd.solvers.unrolled import NeuralPGD
 
-__all__ = ["MODELS", "build_model", "checkpoint_state", "load_model", "model_from_state",
-           "pretrained"]
+__all__ = ["MODELS", "build_model", "check_architecture", "checkpoint_state", "load_model",
+           "model_from_state", "pretrained"]
 
 #: name -> (file in ``npgd/models/weights``, what it is)
 MODELS = {
@@ -38,13 +39,63 @@ MODELS = {
 _DEFAULTS = {"features": 128, "blocks": 1, "iters": 10, "shared": True,
              "data_consistency": "gradient"}
 
+#: Upper bounds on what a config (a checkpoint's included) may ask for, checked before
+#: anything is allocated: a crafted file cannot ask for petabytes or a million iterations.
+MAX_FEATURES, MAX_BLOCKS, MAX_ITERS, MAX_PARAMETERS = 1024, 64, 100, 50_000_000
+
+
+def check_architecture(config: Any, where: str = "config") -> dict:
+    """The architecture keys of ``config`` (a dict or dataclass), checked: ``features`` in
+    [1, 1024], ``blocks`` in [1, 64], ``iters`` in [1, 100], ``shared`` a bool,
+    ``data_consistency`` ``"gradient"`` or ``"hard"``, and at most 50 million parameters,
+    counted from these numbers before anything is allocated (about
+    :math:`c\\,(18b + 2)\\,f^2` for ``c`` copies of ``b`` blocks of ``f`` features). Other keys
+    are ignored. Raises ValueError naming ``where``, the key and the expected range; a
+    missing key is named too.
+
+    Examples
+    --------
+    >>> check_architecture({"features": 8, "blocks": 1, "iters": 2, "shared": True,
+    ...                     "data_consistency": "gradient"})["iters"]
+    2
+    >>> check_architecture({"features": 10**7, "blocks": 1, "iters": 2, "shared": True,
+    ...                     "data_consistency": "gradient"}, "m.pt")
+    Traceback (most recent call last):
+    ...
+    ValueError: m.pt: features must be an int in [1, 1024], got 10000000
+    """
+    c = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else config
+    if not isinstance(c, dict):
+        raise ValueError(f"{where}: the config must be a dict, got {type(c).__name__}")
+    missing = [k for k in _DEFAULTS if k not in c]
+    if missing:
+        raise ValueError(f"{where}: the config lacks {', '.join(missing)} (an npgd model "
+                         f"config names {', '.join(_DEFAULTS)})")
+    arch = {"features": check_int(where, "features", c["features"], 1, MAX_FEATURES),
+            "blocks": check_int(where, "blocks", c["blocks"], 1, MAX_BLOCKS),
+            "iters": check_int(where, "iters", c["iters"], 1, MAX_ITERS),
+            "shared": c["shared"], "data_consistency": c["data_consistency"]}
+    if not isinstance(arch["shared"], bool):
+        raise ValueError(f"{where}: shared must be True or False, got {arch['shared']!r}")
+    if arch["data_consistency"] not in ("gradient", "hard"):
+        raise ValueError(f"{where}: data_consistency must be 'gradient' or 'hard', got "
+                         f"{arch['data_consistency']!r}")
+    f, copies = arch["features"], 1 if arch["shared"] else arch["iters"]
+    params = copies * ((18 * arch["blocks"] + 2) * f * f + 40 * f)
+    if params > MAX_PARAMETERS:
+        raise ValueError(f"{where}: this architecture has about {params:.3g} parameters, more "
+                         f"than the {MAX_PARAMETERS:.0e} allowed; use fewer features, blocks "
+                         "or shared weights")
+    return arch
+
 
 def build_model(config: Any) -> NeuralPGD:
     """The :class:`NeuralPGD` of a config: ``ResNetProx(features, blocks)`` unrolled ``iters``
     times, ``shared`` weights or one proximal per iteration.
 
     ``config`` is a dict or a dataclass instance (e.g. :class:`npgd.train.TrainConfig`);
-    missing architecture keys take their defaults.
+    missing architecture keys take their defaults, other keys are ignored, and the values are
+    checked by :func:`check_architecture`.
 
     Examples
     --------
@@ -53,7 +104,7 @@ def build_model(config: Any) -> NeuralPGD:
     (2, 'ResNetProx')
     """
     c = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
-    c = {**_DEFAULTS, **c}
+    c = check_architecture({**_DEFAULTS, **c}, "build_model")
     prox = ResNetProx(features=c["features"], blocks=c["blocks"])
     return NeuralPGD(prox, iters=c["iters"], shared=c["shared"],
                      data_consistency=c["data_consistency"])
@@ -66,14 +117,25 @@ def model_from_state(state: dict, where: str = "checkpoint") -> NeuralPGD:
 
     Examples
     --------
-    >>> cfg = {"features": 8, "iters": 2}
+    >>> cfg = {"features": 8, "blocks": 1, "iters": 2, "shared": True,
+    ...        "data_consistency": "gradient"}
     >>> state = {"config": cfg, "model": build_model(cfg).state_dict()}
     >>> model_from_state(state).iters
     2
     """
     if "config" not in state or "model" not in state:
         raise ValueError(f"{where} has no model (keys: {sorted(state)})")
-    net = build_model(state["config"])
+    arch = check_architecture(state["config"], where)
+    weights = state["model"]
+    if not isinstance(weights, dict) or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in weights.items()):
+        raise ValueError(f"{where}: its weights must be a dict of named tensors")
+    bad = [k for k, v in weights.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise ValueError(f"{where}: weights hold NaN or Inf ({', '.join(bad[:3])}"
+                         f"{', ...' if len(bad) > 3 else ''}); the file is damaged or its "
+                         "training diverged")
+    net = build_model(arch)
     try:
         net.load_state_dict(state["model"])
     except RuntimeError as e:
@@ -91,7 +153,8 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
     >>> import tempfile, os
     >>> from npgd.models.checkpoint import FORMAT, save_checkpoint
     >>> p = os.path.join(tempfile.mkdtemp(), "model.pt")
-    >>> cfg = {"features": 8, "iters": 2}
+    >>> cfg = {"features": 8, "blocks": 1, "iters": 2, "shared": True,
+    ...        "data_consistency": "gradient"}
     >>> save_checkpoint(p, {"format": FORMAT, "config": cfg,
     ...                     "model": build_model(cfg).state_dict()})
     >>> load_model(p).iters

@@ -1,4 +1,5 @@
-"""Image quality metrics: SNR as the seeds define it, PSNR, SSIM and NRMSE."""
+"""Image quality metrics: SNR (as Mardani et al., "Neural Proximal Gradient Descent for
+Compressive Imaging", NeurIPS 2018, define it), PSNR, SSIM and NRMSE."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 
 from npgd import backend
 
-__all__ = ["snr", "psnr", "nrmse", "ssim", "ssim_torch"]
+__all__ = ["nrmse", "psnr", "snr", "ssim"]
 
 
 def _mag(a: Any) -> np.ndarray:
@@ -26,7 +27,7 @@ def _check_pair(ref: Any, est: Any, where: str) -> tuple[np.ndarray, np.ndarray]
 
 def snr(ref: Any, est: Any) -> np.ndarray:
     """SNR in dB on magnitudes, per image: :math:`20\\log_{10}\\frac{\\||x|\\|}{\\||x| -
-    |\\hat x|\\|}` (the seeds' definition), over the last two axes.
+    |\\hat x|\\|}` (the definition of Mardani et al., NeurIPS 2018), over the last two axes.
 
     Examples
     --------
@@ -73,11 +74,21 @@ def nrmse(ref: Any, est: Any) -> np.ndarray:
     return err / np.sqrt((np.abs(r) ** 2).sum(axis=(-2, -1)))
 
 
-def ssim(ref: Any, est: Any) -> np.ndarray:
-    """SSIM (Wang et al. 2004) of the magnitudes, per image, by scikit-image.
+def ssim(ref: Any, est: Any, win_size: int = 7) -> np.ndarray:
+    r"""SSIM (Wang et al., "Image quality assessment: from error visibility to structural
+    similarity", IEEE TIP 2004) of the magnitudes, per image.
 
-    ``skimage.metrics.structural_similarity`` with its defaults (7×7 uniform window, sample
-    covariance) and ``data_range`` = the reference's maximum magnitude.
+    With :math:`\mu, \sigma^2, \sigma_{xy}` local means, variances and covariance over a
+    ``win_size`` × ``win_size`` uniform window (sample covariance, :math:`N/(N-1)`),
+
+    .. math:: \mathrm{SSIM} = \operatorname{mean}\frac{(2\mu_x\mu_y + C_1)(2\sigma_{xy} + C_2)}
+              {(\mu_x^2 + \mu_y^2 + C_1)(\sigma_x^2 + \sigma_y^2 + C_2)},\quad
+              C_1 = (0.01L)^2,\ C_2 = (0.03L)^2,
+
+    averaged over the window positions inside the image, :math:`L` the reference's maximum
+    magnitude (1 for an all-zero reference): the definition of scikit-image's
+    ``structural_similarity`` with its defaults, computed with SciPy (no scikit-image
+    needed). Images must be at least ``win_size`` pixels on each side.
 
     Examples
     --------
@@ -86,52 +97,27 @@ def ssim(ref: Any, est: Any) -> np.ndarray:
     >>> ssim(x, x).tolist()
     [1.0, 1.0]
     """
-    from skimage.metrics import structural_similarity
+    from scipy.ndimage import uniform_filter
 
     r, e = _check_pair(ref, est, "ssim")
-    flat_r = r.reshape((-1,) + r.shape[-2:])
-    flat_e = e.reshape((-1,) + e.shape[-2:])
-    out = [
-        structural_similarity(a, b, data_range=float(a.max()) or 1.0)
-        for a, b in zip(flat_r, flat_e, strict=True)
-    ]
-    return np.asarray(out).reshape(r.shape[:-2])
-
-
-def ssim_torch(ref: Any, est: Any, win_size: int = 7) -> Any:
-    """Differentiable SSIM of magnitudes for training, equal to :func:`ssim` (scikit-image).
-
-    Same definition as scikit-image's defaults: 7×7 uniform window, :math:`K_1=0.01`,
-    :math:`K_2=0.03`, sample covariance (:math:`N/(N-1)`), mean over the window positions that
-    lie inside the image, ``data_range`` = per-image maximum of ``|ref|``. Returns a tensor of
-    shape ``ref.shape[:-2]``.
-
-    Examples
-    --------
-    >>> import torch
-    >>> x = torch.rand(2, 16, 16, dtype=torch.float64)
-    >>> ssim_torch(x, x)
-    tensor([1., 1.], dtype=torch.float64)
-    """
-    import torch
-    import torch.nn.functional as tnf
-
-    r, e = ref.abs(), est.abs()
-    batch = r.shape[:-2]
-    r = r.reshape((-1, 1) + r.shape[-2:])
-    e = e.reshape((-1, 1) + e.shape[-2:])
-    L = r.amax(dim=(-2, -1), keepdim=True)
-    L = torch.where(L > 0, L, torch.ones_like(L))
+    if min(r.shape[-2:]) < win_size:
+        raise ValueError(f"ssim: images must be at least {win_size}x{win_size}, got "
+                         f"{r.shape[-2]}x{r.shape[-1]}")
+    r = r.reshape((-1,) + r.shape[-2:]).astype(np.float64)
+    e = e.reshape((-1,) + e.shape[-2:]).astype(np.float64)
+    L = r.max(axis=(-2, -1), keepdims=True)
+    L[L == 0] = 1.0
     c1, c2 = (0.01 * L) ** 2, (0.03 * L) ** 2
-    n = win_size**2
-    cov = n / (n - 1)
+    cov = win_size**2 / (win_size**2 - 1)
 
-    def mean(a: Any) -> Any:
-        return tnf.avg_pool2d(a, win_size, stride=1)
+    def mean(a: np.ndarray) -> np.ndarray:
+        return uniform_filter(a, size=(1, win_size, win_size))
 
     ur, ue = mean(r), mean(e)
     vr = cov * (mean(r * r) - ur * ur)
     ve = cov * (mean(e * e) - ue * ue)
     vre = cov * (mean(r * e) - ur * ue)
     s = ((2 * ur * ue + c1) * (2 * vre + c2)) / ((ur**2 + ue**2 + c1) * (vr + ve + c2))
-    return s.mean(dim=(-3, -2, -1)).reshape(batch)
+    pad = (win_size - 1) // 2
+    return s[:, pad : s.shape[1] - pad, pad : s.shape[2] - pad].mean(axis=(-2, -1)).reshape(
+        np.shape(ref)[:-2])

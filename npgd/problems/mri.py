@@ -45,12 +45,13 @@ def vd_mask(
     calib: int | tuple[int, int] = 12,
     power: float = 3.0,
 ) -> np.ndarray:
-    """2-D variable-density random mask over the phase-encode plane (the seeds' sampling).
+    """2-D variable-density random mask over the phase-encode plane (the sampling of Mardani
+    et al., NeurIPS 2018).
 
     A fully sampled ``calib × calib`` centre plus points drawn without replacement with
     probability :math:`\\propto (1 - r/r_{\\max})^{\\text{power}}` (``r``: distance to the
     k-space centre), exactly ``round(H W / accel)`` points in all. ``accel = 5`` keeps 20 % of
-    k-space, the seeds' 5-fold undersampling.
+    k-space, the 5-fold undersampling of that paper.
 
     Examples
     --------
@@ -85,7 +86,8 @@ def vd_radial_mask(
     seed: int | np.random.Generator | None = None,
     power: float = 2.0,
 ) -> np.ndarray:
-    """Variable density with radial view ordering (VDRad, Cheng et al. 2015), as in the seeds.
+    """Variable density with radial view ordering (VDRad, Cheng et al. 2015), as in
+    Mardani et al., NeurIPS 2018.
 
     Points are laid along spokes from the k-space centre, spoke ``k`` at the golden angle
     :math:`k \\cdot 137.5°` (plus a random rotation), at radii

@@ -10,8 +10,10 @@ images already resemble the data before the adversarial term takes hold.
 
 from __future__ import annotations
 
-import torch
-from torch import nn
+from npgd._optional import require
+
+torch = require("torch", "torch", "npgd.train (training neural PGD)")
+nn = torch.nn
 
 __all__ = ["Discriminator"]
 

@@ -1,73 +1,159 @@
-"""The configuration of a training run (stored in every checkpoint it writes)."""
+"""The configuration of a training run (stored in every checkpoint it writes).
 
-from __future__ import annotations
+Every field of :class:`TrainConfig` carries its help text in ``metadata["help"]``; the
+``npgd train`` options are built from these fields and their types (:mod:`npgd.cli`), so a
+new field is a new option with its help, and nothing else needs to change.
+"""
 
 import dataclasses
+from typing import Any
+
+from npgd._util import UsageError, check_int, check_positive_float
+from npgd.models.zoo import check_architecture
 
 __all__ = ["TrainConfig"]
+
+
+def _field(default: Any, help: str, **kw: Any) -> Any:
+    return dataclasses.field(default=default, metadata={"help": help, **kw})
 
 
 @dataclasses.dataclass
 class TrainConfig:
     """Everything a training run depends on (stored in every checkpoint).
 
-    Defaults are the seeds' (MRI, Sec. 5.2): 10 copies × 1 residual block of 128 features,
+    Defaults follow Mardani et al., "Neural Proximal Gradient Descent for Compressive
+    Imaging" (NeurIPS 2018), Sec. 5.2 (MRI): 10 copies × 1 residual block of 128 features,
     shared weights, (P2) with :math:`\\beta = 0.75`, Adam (momentum 0.9) at learning rate
     :math:`10^{-5}` halved every 10k steps, mini-batch 2, a fresh 5× variable-density mask
-    per sample. ``gan_weight`` > 0 adds the companion seed's LSGAN term
-    (:mod:`npgd.train.losses`): the generator loss becomes
+    per sample. ``gan_weight`` > 0 adds the LSGAN term of Mardani et al., "Recurrent
+    Generative Adversarial Networks for Proximal Learning and Automated Compressive Image
+    Recovery" (:mod:`npgd.train.losses`): the generator loss becomes
     :math:`(1 - w)\\,\\text{(P2)} + w\\,\\mathbb{E}[(1 - D(\\hat x))^2]` with :math:`w` ramped
-    from 0 to ``gan_weight`` over ``gan_warmup`` steps (the seed: 0.1 after ~1000), and a
+    from 0 to ``gan_weight`` over ``gan_warmup`` steps (that paper: 0.1 after about 1000), and a
     :class:`~npgd.train.adversarial.Discriminator` trained on (P1.1) alongside.
     ``init`` starts a fresh run from the weights of a checkpoint (a path to a ``model.pt`` or
     ``last.pt``) or of a shipped model (a name in :data:`npgd.models.zoo.MODELS`) of the same
     architecture, with a fresh optimizer and schedule: fine-tuning, or a second schedule; a
     shared-weights checkpoint may also start a ``shared=False`` run, each copy from the shared
-    proximal (the companion seed's Table 1: independent copies gain about 1 dB). ``amp``
-    runs the network under bf16 autocast on CUDA, and on CPUs with native bf16 (AVX512-BF16 or
-    AMX), where it doubles the training speed; the loss and the data steps stay in float32.
+    proximal (the recurrent-GANCS paper's Table 1: independent copies gain about 1 dB).
+    ``amp`` runs the network under bf16 autocast on CUDA, and on CPUs with native bf16
+    (AVX512-BF16 or AMX); the loss and the data steps stay in float32.
+
+    Every value is checked on construction (a :class:`npgd._util.UsageError`, a ValueError,
+    naming the field and the expected range); the architecture fields have the upper bounds
+    of :func:`npgd.models.zoo.check_architecture`.
+
+    Examples
+    --------
+    >>> TrainConfig(features=8, iters=2).iters
+    2
+    >>> TrainConfig(shape=(0, 0))
+    Traceback (most recent call last):
+    ...
+    npgd._util.UsageError: TrainConfig: shape must be two ints in [8, 8192], got (0, 0)
     """
 
-    features: int = 128
-    blocks: int = 1
-    iters: int = 10
-    shared: bool = True
-    data_consistency: str = "gradient"
-    data: str = "brain"
-    shape: tuple[int, int] | None = None
-    accel: float = 5.0
-    mask: str = "vd"
-    noise_std: float = 0.0
-    val_slices: int = 6
-    steps: int = 30000
-    batch_size: int = 2
-    lr: float = 1e-5
-    lr_halve_every: int = 10000
-    beta: float = 0.75
-    amp: bool = True
-    seed: int = 0
-    val_every: int = 500
-    ckpt_every: int = 500
-    gan_weight: float = 0.0
-    gan_warmup: int = 1000
-    init: str | None = None
+    features: int = _field(128, "feature maps of each residual block")
+    blocks: int = _field(1, "residual blocks per proximal network")
+    iters: int = _field(10, "unrolled iterations (copies of the proximal network)")
+    shared: bool = _field(True, "one proximal network shared by all iterations "
+                          "(--no-shared: one per iteration)")
+    data_consistency: str = _field("gradient", "'gradient' (a learned gradient step) or "
+                                   "'hard' (replace the measured k-space samples)",
+                                   choices=("gradient", "hard"))
+    data: str = _field("brain", "training images: 'brain' (the embedded sample's training "
+                       "slices), a NIfTI file/folder or a folder of fastMRI .h5 files")
+    shape: tuple[int, int] | None = _field(None, "crop/pad training images to H W "
+                                           "(default: as read)", metavar=("H", "W"))
+    accel: float = _field(5.0, "undersampling factor of the training masks (> 1)")
+    mask: str = _field("vd", "mask family: 'vd' (variable density), 'radial' or 'lines'",
+                       choices=("vd", "radial", "lines"))
+    noise_std: float = _field(0.0, "standard deviation of complex k-space noise (>= 0)")
+    val_slices: int = _field(6, "slices held out for validation (0: no validation, "
+                             "model.pt is then the last weights)")
+    steps: int = _field(30000, "training steps (the only setting --resume may change)")
+    batch_size: int = _field(2, "samples per step and process")
+    lr: float = _field(1e-5, "Adam learning rate")
+    lr_halve_every: int = _field(10000, "halve the learning rate every this many steps")
+    beta: float = _field(0.75, "weight of the image error in (P2), in [0, 1]; the rest "
+                         "weighs the data fit of every iterate")
+    amp: bool = _field(True, "bf16 autocast where it pays off (CUDA, CPUs with native bf16)")
+    seed: int = _field(0, "seed of every random draw (samples, masks, noise, weights)")
+    val_every: int = _field(500, "validate every this many steps")
+    ckpt_every: int = _field(500, "write last.pt every this many steps")
+    gan_weight: float = _field(0.0, "final weight of the LSGAN term, in [0, 1) (0: off)")
+    gan_warmup: int = _field(1000, "steps over which the LSGAN weight ramps up from 0")
+    init: str | None = _field(None, "start from these weights (a model.pt/last.pt or a "
+                              "shipped model name; same architecture, or a shared-weights "
+                              "one to untie with --no-shared), with a fresh optimizer",
+                              metavar="CHECKPOINT|MODEL")
 
     def __post_init__(self) -> None:
-        if self.shape is not None:
-            self.shape = tuple(int(s) for s in self.shape)
-        if self.mask not in ("vd", "radial", "lines"):
-            raise ValueError(
-                f"TrainConfig: mask must be 'vd', 'radial' or 'lines', got {self.mask!r}"
-            )
-        if not 0 <= self.beta <= 1:
-            raise ValueError(f"TrainConfig: beta must be in [0, 1], got {self.beta!r}")
-        if not 0 <= self.gan_weight < 1:
-            raise ValueError(f"TrainConfig: gan_weight must be in [0, 1), got {self.gan_weight!r}")
-        if isinstance(self.gan_warmup, bool) or not isinstance(self.gan_warmup, int) \
-                or self.gan_warmup < 0:
-            raise ValueError(f"TrainConfig: gan_warmup must be an int >= 0, got "
-                             f"{self.gan_warmup!r}")
-        for name in ("steps", "batch_size", "val_every", "ckpt_every", "lr_halve_every"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"TrainConfig: {name} must be an int >= 1, got {v!r}")
+        where = "TrainConfig"
+        try:
+            check_architecture({f: getattr(self, f) for f in
+                                ("features", "blocks", "iters", "shared", "data_consistency")},
+                               where)
+            if self.shape is not None:
+                self.shape = _shape(self.shape)
+            if self.mask not in ("vd", "radial", "lines"):
+                raise ValueError(
+                    f"{where}: mask must be 'vd', 'radial' or 'lines', got {self.mask!r}")
+            if not isinstance(self.data, str) or not self.data:
+                raise ValueError(f"{where}: data must be a non-empty string, got {self.data!r}")
+            if self.init is not None and (not isinstance(self.init, str) or not self.init):
+                raise ValueError(f"{where}: init must be a path or model name, got "
+                                 f"{self.init!r}")
+            if check_positive_float(where, "accel", self.accel) < 1:
+                raise ValueError(f"{where}: accel must be a finite real number >= 1, got "
+                                 f"{self.accel!r}")
+            check_positive_float(where, "noise_std", self.noise_std, allow_zero=True)
+            check_positive_float(where, "lr", self.lr)
+            for name in ("beta", "gan_weight"):
+                v = check_positive_float(where, name, getattr(self, name), allow_zero=True)
+                if v > 1 or (name == "gan_weight" and v == 1):
+                    interval = "[0, 1]" if name == "beta" else "[0, 1)"
+                    raise ValueError(f"{where}: {name} must be in {interval}, got {v!r}")
+            for name in ("steps", "batch_size", "val_every", "ckpt_every", "lr_halve_every"):
+                check_int(where, name, getattr(self, name), 1)
+            for name in ("val_slices", "gan_warmup", "seed"):
+                check_int(where, name, getattr(self, name), 0)
+            for name in ("shared", "amp"):
+                if not isinstance(getattr(self, name), bool):
+                    raise ValueError(f"{where}: {name} must be True or False, got "
+                                     f"{getattr(self, name)!r}")
+        except UsageError:
+            raise
+        except (TypeError, ValueError) as e:
+            raise UsageError(str(e)) from None
+
+    @classmethod
+    def from_dict(cls, config: dict, where: str = "TrainConfig") -> "TrainConfig":
+        """A config from a stored dict (a checkpoint's ``"config"``): fields it lacks take
+        their defaults (files written before they existed), keys this version does not know
+        (written by newer code) are a UsageError naming them.
+
+        Examples
+        --------
+        >>> TrainConfig.from_dict({"features": 8, "shape": [32, 24]}).shape
+        (32, 24)
+        """
+        names = {f.name for f in dataclasses.fields(cls)}
+        extra = sorted(set(config) - names)
+        if extra:
+            raise UsageError(f"{where}: settings this version of npgd does not know: "
+                             f"{', '.join(extra)}; train with the npgd version that wrote it")
+        return cls(**config)
+
+
+def _shape(shape: Any) -> tuple[int, int]:
+    try:
+        hw = tuple(shape)
+        ok = len(hw) == 2 and all(
+            not isinstance(s, bool) and float(s) == int(s) and 8 <= int(s) <= 8192 for s in hw)
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        raise ValueError(f"TrainConfig: shape must be two ints in [8, 8192], got {shape!r}")
+    return tuple(int(s) for s in hw)

@@ -4,12 +4,21 @@
 is the one place where a step's sample is drawn (slices, flips, phase, mask), from
 ``numpy.random.default_rng([seed, step])`` only, so a resumed run sees the same samples as
 an uninterrupted one and DDP ranks split each step's batch without shared state.
+
+The training loop (:mod:`npgd.train.loop`) asks a data source for three things only:
+``val`` (validation images ``(N, H, W)``, possibly ``N = 0``), ``shape`` (their ``(H, W)``,
+which the validation masks use) and ``batch(seed, step, size, accel, mask, part)`` (the
+images and masks of one step). Another source of training samples (e.g. randomized
+synthetic data) provides the same three and is chosen from ``TrainConfig.data``.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
+from npgd._util import UsageError
 from npgd.problems import data, mri
 
 __all__ = ["TrainingData", "sample_mask"]
@@ -19,12 +28,13 @@ class TrainingData:
     """Training and validation images and the per-step sampling of :func:`train`.
 
     ``source`` is ``"brain"`` (the embedded ch2better sample: only its training slices,
-    MNI z < +10 mm; the test range is never trained on), a NIfTI file or folder of
+    MNI z < +10 mm; the test range is never trained on; a local file or folder named
+    ``brain`` wins, ``"builtin:brain"`` always means the sample), a NIfTI file or folder of
     ``*.nii``/``*.nii.gz`` volumes (axial slices with at least 10 % foreground), or a folder of
     fastMRI single-coil ``*.h5`` files (their complex images). Every slice is centre-cropped or
     padded to ``shape``. The last ``val_slices`` slices, spread evenly over the set, are held
-    out for validation. Magnitude images get a fresh smooth synthetic phase per sample;
-    complex ones a random global phase; both get random flips.
+    out for validation (``val_slices=0``: none). Magnitude images get a fresh smooth
+    synthetic phase per sample; complex ones a random global phase; both get random flips.
 
     Examples
     --------
@@ -35,7 +45,7 @@ class TrainingData:
 
     def __init__(self, source: str = "brain", shape: tuple[int, int] | None = None,
                  val_slices: int = 6):
-        if source == "brain":
+        if source == "builtin:brain" or (source == "brain" and not Path(source).exists()):
             images, _ = data.brain_slices("train", phase=False)
             images = images.astype(np.float32)
         else:
@@ -43,9 +53,9 @@ class TrainingData:
         shape = tuple(shape) if shape is not None else images.shape[-2:]
         images = data.fit_shape(images, shape)
         if not 0 <= val_slices < len(images):
-            raise ValueError(
-                f"TrainingData: val_slices must be in [0, {len(images)}) for {source!r}, got "
-                f"{val_slices}"
+            raise UsageError(
+                f"TrainingData: val_slices must be in [0, {len(images)}) for the "
+                f"{len(images)} slices of {source!r}, got {val_slices}"
             )
         val = np.zeros(len(images), bool)
         if val_slices:
@@ -53,12 +63,26 @@ class TrainingData:
         self.shape = tuple(shape)
         self.magnitude = not np.iscomplexobj(images)
         self.train, self.val = images[~val], images[val]
-        if self.magnitude:
+        if self.magnitude and len(self.val):
             self.val = data.with_synthetic_phase(self.val, 50_000)
 
     def batch(self, seed: int, step: int, size: int, accel: float, mask: str,
               part: slice = slice(None)) -> tuple[np.ndarray, np.ndarray]:
-        """Images ``(B, H, W)`` complex64 and masks ``(B, H, W)`` of one training step."""
+        """Images ``(B, H, W)`` complex64 and masks ``(B, H, W)`` of one training step.
+
+        The step's global batch is ``size`` samples, all drawn from ``[seed, step]``; ``part``
+        picks this process's share of it (under DDP rank ``r`` takes
+        ``slice(r * b, (r + 1) * b)``), so the draws do not depend on the number of
+        processes. ``accel`` and ``mask`` give the masks' undersampling and family
+        (:func:`sample_mask`).
+
+        Examples
+        --------
+        >>> d = TrainingData("brain", shape=(32, 24), val_slices=0)
+        >>> x, m = d.batch(seed=0, step=5, size=4, accel=4, mask="vd", part=slice(2, 4))
+        >>> x.shape, m.shape, bool((x == d.batch(0, 5, 4, 4, "vd")[0][2:]).all())
+        ((2, 32, 24), (2, 32, 24), True)
+        """
         rng = np.random.default_rng([seed, step])
         idx = rng.integers(0, len(self.train), size)
         draws = rng.integers(0, 2**31, (size, 2))

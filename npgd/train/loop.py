@@ -7,12 +7,17 @@ of step ``s`` (slices, flips, phase, mask) comes from ``numpy.random.default_rng
 a run resumed from a checkpoint continues exactly as the uninterrupted one would, and under
 DDP rank ``r`` of ``W`` takes its share of the global batch of that step (the sharding a
 ``DistributedSampler`` does, without its epoch state to save).
+
+The loop is a handful of small functions around one :class:`_Run` (the state of a run):
+:func:`_setup` (devices, data, networks, optimizers), :func:`_resume_or_init` (continue a
+``last.pt`` or start from ``init`` weights), :func:`_train_step` (one optimizer step),
+:func:`_validate` (SNR/SSIM on the held-out slices, keeps ``model.pt``) and
+:func:`_save_last` (``last.pt`` and ``history.json``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import signal
@@ -23,37 +28,320 @@ from typing import Any
 import numpy as np
 import torch
 
-from npgd import experiments, linops
+from npgd import linops
+from npgd._util import DataError, UsageError, atomic_write, strict_json
 from npgd.models.checkpoint import FORMAT, load_checkpoint, save_checkpoint
 from npgd.models.zoo import MODELS, build_model, checkpoint_state, model_from_state
 from npgd.problems import metrics, mri
 from npgd.solvers.unrolled import NeuralPGD
-from npgd.train import losses
+from npgd.train import losses, rundir
 from npgd.train.adversarial import Discriminator
 from npgd.train.config import TrainConfig
 from npgd.train.data import TrainingData, sample_mask
 
-__all__ = ["native_bf16", "train"]
+__all__ = ["Interrupted", "native_bf16", "resume_config", "train"]
+
+class Interrupted(Exception):  # noqa: N818 (not an error: the run stopped as asked)
+    """A training run stopped by a signal after saving ``last.pt``; ``signum`` is the signal
+    (the ``npgd`` command exits with 128 + ``signum``), ``step`` the last step saved."""
+
+    def __init__(self, signum: int, step: int, out: Path):
+        self.signum, self.step, self.out = signum, step, out
+        name = signal.Signals(signum).name
+        super().__init__(f"interrupted at step {step}, resume with: npgd train --out {out} "
+                         f"--resume ({name})")
 
 
-# --------------------------------------------------------------------------------------------
-# validation and the training loop
+@dataclasses.dataclass
+class _Run:
+    """Everything one training process holds: settings, data, networks, optimizers, progress."""
+
+    config: TrainConfig
+    out: Path
+    dev: torch.device
+    rank: int
+    world: int
+    dist: Any
+    data: TrainingData
+    net: NeuralPGD
+    model: torch.nn.Module  # ``net``, wrapped in DDP when there are several processes
+    opt: torch.optim.Optimizer
+    sched: Any
+    amp: bool
+    gan: dict | None = None  # discriminator, its DDP wrapper, optimizer, scheduler
+    val: tuple | None = None  # validation masks and measurements, on ``dev``
+    step: int = 0
+    history: list = dataclasses.field(default_factory=list)
+    best: float = -math.inf
 
 
-def _validation_data(d: TrainingData, cfg: TrainConfig) -> tuple[linops.MaskedFFT, np.ndarray]:
-    """The fixed measurements of the validation slices (fixed masks and noise)."""
+def train(
+    config: TrainConfig,
+    out: str | os.PathLike,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    device: str | None = None,
+    progress: bool = True,
+) -> NeuralPGD:
+    """Train a :class:`NeuralPGD` with (P2); write checkpoints to the folder ``out``.
+
+    Adam (betas 0.9, 0.999) with the learning rate halved every ``lr_halve_every`` steps,
+    bf16 autocast (CUDA, bf16-capable CPUs) when ``amp``, validation SNR/SSIM on held-out
+    *training-range* slices every ``val_every`` steps. Files in ``out`` (rank 0 only, each written
+    atomically): ``last.pt`` (everything needed to resume) every ``ckpt_every`` steps, at the
+    end, and when the run is stopped by SIGINT, SIGTERM or SIGHUP (finishing the step in
+    flight first, then raising :class:`Interrupted`); ``model.pt`` (weights and config of the
+    best validation SNR so far; the latest weights when ``val_slices`` is 0);
+    ``history.json``.
+
+    Before any data is read, ``out`` is checked and locked (:func:`npgd.train.rundir.claim`):
+    a folder that already holds a run is refused unless ``resume`` (an existing ``last.pt``
+    is continued; its config must match, except ``steps``, which may be raised; see
+    :func:`resume_config` to take the stored one) or ``overwrite`` (the old run's files are
+    deleted), and a folder another live run writes to is refused.
+
+    With ``gan_weight`` > 0 a discriminator and its own Adam (same rate and schedule) are
+    trained alongside and saved in ``last.pt``; every step first updates the discriminator
+    on (P1.1), then the network on the mixture (see :class:`TrainConfig`). Under
+    ``torchrun`` each of the ``W`` processes takes ``batch_size`` samples per step (global
+    batch ``W·batch_size``) and DDP averages the gradients.
+
+    Returns the trained network (on ``device``, in eval mode).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> cfg = TrainConfig(features=4, iters=2, steps=2, batch_size=1, lr=1e-3, val_every=2,
+    ...                   val_slices=1, ckpt_every=2)
+    >>> net = train(cfg, tempfile.mkdtemp(), progress=False)
+    >>> net.iters
+    2
+    """
+    out = Path(out)
+    rank = int(os.environ.get("RANK", "0"))
+    lock = rundir.claim(out, resume=resume, overwrite=overwrite) if rank == 0 else None
+    stop = {"signum": 0}
+    handlers = _catch_signals(stop)
+    bar = None
+    try:
+        run, owner = _setup(config, out, device)
+        _resume_or_init(run, resume)
+        bar = _progress_bar(run) if progress and run.rank == 0 else None
+        t0, loss_avg = time.perf_counter(), None
+        while run.step < config.steps:
+            loss = _train_step(run)
+            loss_avg = loss if loss_avg is None else 0.95 * loss_avg + 0.05 * loss
+            if run.step % config.val_every == 0 or run.step == config.steps:
+                _validate(run, loss_avg, time.perf_counter() - t0, bar)
+            if run.step % config.ckpt_every == 0:
+                _save_last(run)
+            if bar is not None:
+                bar.update(1)
+                if run.step % 10 == 0 and not run.history:
+                    bar.set_postfix(loss=f"{loss_avg:.3g}")
+            if _any_rank(stop["signum"], run.dist, run.dev):
+                break
+        _save_last(run)
+        if owner:
+            run.dist.barrier()  # rank 0 has written its files before anyone leaves
+            run.dist.destroy_process_group()
+    finally:
+        _restore_signals(handlers)
+        if bar is not None:
+            bar.close()
+        if lock is not None:
+            rundir.release(lock)
+    if stop["signum"]:
+        raise Interrupted(stop["signum"], run.step, out)
+    return run.net.eval()
+
+
+def resume_config(out: str | os.PathLike, given: dict | None = None) -> TrainConfig:
+    """The config to continue the run in ``out`` with: the one stored in ``out/last.pt``,
+    with ``steps`` raised where ``given`` says so. ``given`` holds the settings the user
+    named (e.g. on the command line); one that differs from the stored value is a
+    UsageError, since the run would no longer be the one that was started. Without
+    ``last.pt`` (a fresh run) the config is ``TrainConfig(**given)``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> out = tempfile.mkdtemp()
+    >>> _ = train(TrainConfig(features=4, iters=2, steps=1, val_slices=1), out, progress=False)
+    >>> resume_config(out, {"steps": 3}).features, resume_config(out, {"steps": 3}).steps
+    (4, 3)
+    """
+    given = dict(given or {})
+    last = Path(out) / "last.pt"
+    if not last.is_file():
+        return TrainConfig(**given)
+    stored = _stored_config(load_checkpoint(last), str(last))
+    new = {**dataclasses.asdict(stored), **given}
+    diff = {k: (getattr(stored, k), v) for k, v in given.items()
+            if k != "steps" and _norm(getattr(stored, k)) != _norm(v)}
+    if diff:
+        changes = ", ".join(f"{k} (stored {a!r}, given {b!r})" for k, (a, b) in diff.items())
+        raise UsageError(f"train: --resume keeps the settings of {last}; these differ: "
+                         f"{changes}, expected only --steps to change (or another --out)")
+    return TrainConfig(**new)
+
+
+def _setup(config: TrainConfig, out: Path, device: str | None) -> tuple[_Run, bool]:
+    """Processes and device, data, network, optimizers: a fresh run at step 0; whether this
+    call initialised ``torch.distributed`` (and so must tear it down)."""
+    rank, world, dist, owner = _distributed(device)
+    if device is None:
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if torch.cuda.is_available() \
+            else "cpu"
+    dev = torch.device(device)
+    d = TrainingData(config.data, config.shape, config.val_slices)
+    torch.manual_seed(config.seed)
+    net = build_model(config).to(dev)
+    opt, sched = _adam(net, config)
+    run = _Run(config=config, out=out, dev=dev, rank=rank, world=world, dist=dist, data=d,
+               net=net, model=torch.nn.parallel.DistributedDataParallel(net) if dist else net,
+               opt=opt, sched=sched, amp=config.amp and native_bf16(dev))
+    if config.gan_weight > 0:
+        disc = Discriminator().to(dev)
+        opt_d, sched_d = _adam(disc, config)
+        run.gan = {"disc": disc, "model": torch.nn.parallel.DistributedDataParallel(disc)
+                   if dist else disc, "opt": opt_d, "sched": sched_d}
+        disc.train()
+    net.train()
+    if rank == 0 and len(d.val):
+        run.val = _validation_data(d, config, dev)
+    return run, owner
+
+
+def _adam(net: torch.nn.Module, config: TrainConfig) -> tuple[torch.optim.Optimizer, Any]:
+    opt = torch.optim.Adam(net.parameters(), lr=config.lr, betas=(0.9, 0.999))
+    return opt, torch.optim.lr_scheduler.StepLR(opt, config.lr_halve_every, gamma=0.5)
+
+
+def _resume_or_init(run: _Run, resume: bool) -> None:
+    """Continue ``out/last.pt`` (``resume``), or copy the ``init`` weights, or neither."""
+    last = run.out / "last.pt"
+    if resume and last.is_file():
+        state = load_checkpoint(last)
+        old = {**dataclasses.asdict(_stored_config(state, str(last))),
+               "steps": run.config.steps}
+        new = dataclasses.asdict(run.config)
+        diff = {k: (old[k], new[k]) for k in new if _norm(old.get(k)) != _norm(new[k])}
+        if diff:
+            raise UsageError(f"train: resume with a different config than {last} (stored, "
+                             f"given): {diff}")
+        if state["step"] > run.config.steps:
+            raise UsageError(f"train: {last} is at step {state['step']}, expected steps >= "
+                             f"that to resume, got {run.config.steps}")
+        run.net.load_state_dict(state["model"])
+        run.opt.load_state_dict(state["optimizer"])
+        run.sched.load_state_dict(state["scheduler"])
+        if run.gan:
+            run.gan["disc"].load_state_dict(state["discriminator"])
+            run.gan["opt"].load_state_dict(state["d_optimizer"])
+            run.gan["sched"].load_state_dict(state["d_scheduler"])
+        run.step, run.history, run.best = state["step"], state["history"], state["best_snr"]
+    elif run.config.init:
+        _load_init(run.net, run.config)
+
+
+def _train_step(run: _Run) -> float:
+    """One optimizer step (discriminator first when the LSGAN term is on); the loss value."""
+    c, dev, amp = run.config, run.dev, run.amp
+    x, m = run.data.batch(c.seed, run.step, c.batch_size * run.world, c.accel, c.mask,
+                          slice(run.rank * c.batch_size, (run.rank + 1) * c.batch_size))
+    x = torch.from_numpy(x).to(dev)
+    A, y = mri.simulate(x, torch.from_numpy(m).to(dev), noise_std=c.noise_std,
+                        seed=[c.seed, run.step, run.rank])
+    with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
+        iterates = run.model(A, y, return_all=True)
+    loss = losses.p2_loss(A, y, x, iterates, c.beta)
+    if run.gan:
+        g = run.gan
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
+            loss_d = losses.lsgan_d_loss(g["model"], x, iterates[-1])
+        g["opt"].zero_grad(set_to_none=True)
+        loss_d.backward()
+        g["opt"].step()
+        g["sched"].step()
+        w = losses.gan_weight_at(run.step, c.gan_weight, c.gan_warmup)
+        # The generator's pass uses the bare module: no second DDP forward per step; the
+        # discriminator gradients it leaves are cleared before the next update.
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
+            adv = losses.lsgan_g_loss(g["disc"], iterates[-1])
+        loss = (1 - w) * loss + w * adv
+    run.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    run.opt.step()
+    run.sched.step()
+    run.step += 1
+    value = float(loss.detach())
+    if not math.isfinite(value):
+        raise FloatingPointError(
+            f"train: loss became {value} at step {run.step}; lower --lr (now "
+            f"{run.sched.get_last_lr()[0]:.3g})"
+        )
+    return value
+
+
+def _validation_data(d: TrainingData, cfg: TrainConfig,
+                     dev: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The fixed masks and measurements (fixed noise) of the validation slices, on ``dev``."""
     masks = np.stack([sample_mask(d.shape, cfg.accel, cfg.mask, 90_000 + i)
                       for i in range(len(d.val))])
-    return mri.simulate(d.val, masks, noise_std=cfg.noise_std, seed=cfg.seed)
+    _, y = mri.simulate(d.val, masks, noise_std=cfg.noise_std, seed=cfg.seed)
+    return torch.from_numpy(masks).to(dev), torch.from_numpy(np.ascontiguousarray(y)).to(dev)
 
 
-def _validate(net: NeuralPGD, d: TrainingData, A: linops.MaskedFFT, y: np.ndarray) -> dict:
-    was_training = net.training
-    net.eval()
-    xhat = experiments.neural(net)(A, y)
-    net.train(was_training)
-    return {"snr": float(metrics.snr(d.val, xhat).mean()),
-            "ssim": float(metrics.ssim(d.val, xhat).mean())}
+def _validate(run: _Run, loss: float, seconds: float, bar: Any, batch: int = 16) -> None:
+    """Score the validation slices (rank 0), log them in the history and keep the best
+    weights in ``model.pt``."""
+    if run.val is None:
+        return
+    masks, y = run.val
+    run.net.eval()
+    with torch.no_grad():
+        xhat = torch.cat([run.net(linops.MaskedFFT(masks[i : i + batch]), y[i : i + batch])
+                          for i in range(0, y.shape[0], batch)]).cpu().numpy()
+    run.net.train()
+    v = {"snr": float(metrics.snr(run.data.val, xhat).mean()),
+         "ssim": float(metrics.ssim(run.data.val, xhat).mean())}
+    run.history.append({"step": run.step, "loss": loss, **v, "seconds": seconds})
+    if v["snr"] > run.best:
+        run.best = v["snr"]
+        save_checkpoint(run.out / "model.pt", {
+            "format": FORMAT, "config": dataclasses.asdict(run.config),
+            "model": run.net.state_dict(), "step": run.step, "validation": v})
+    if bar is not None:
+        bar.set_postfix(loss=f"{loss:.3g}", val_snr=f"{v['snr']:.2f}",
+                        val_ssim=f"{v['ssim']:.3f}")
+
+
+def _save_last(run: _Run) -> None:
+    """``last.pt`` (everything to resume) and ``history.json``, by rank 0, each atomically."""
+    if run.rank != 0:
+        return
+    state = {"format": FORMAT, "config": dataclasses.asdict(run.config), "step": run.step,
+             "model": run.net.state_dict(), "optimizer": run.opt.state_dict(),
+             "scheduler": run.sched.state_dict(), "history": run.history, "best_snr": run.best}
+    if run.gan:
+        state |= {"discriminator": run.gan["disc"].state_dict(),
+                  "d_optimizer": run.gan["opt"].state_dict(),
+                  "d_scheduler": run.gan["sched"].state_dict()}
+    save_checkpoint(run.out / "last.pt", state)
+    atomic_write(run.out / "history.json", strict_json(run.history))
+    if run.val is None:  # no validation slices: model.pt is the latest weights
+        save_checkpoint(run.out / "model.pt", {
+            "format": FORMAT, "config": dataclasses.asdict(run.config),
+            "model": run.net.state_dict(), "step": run.step})
+
+
+def _progress_bar(run: _Run) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=run.config.steps, initial=run.step,
+                desc="train (bf16)" if run.amp else "train", dynamic_ncols=True)
 
 
 def _distributed(device: str | None) -> tuple[int, int, Any, bool]:
@@ -70,173 +358,6 @@ def _distributed(device: str | None) -> tuple[int, int, Any, bool]:
     return dist.get_rank(), dist.get_world_size(), dist, owner
 
 
-def train(
-    config: TrainConfig,
-    out: str | os.PathLike,
-    *,
-    resume: bool = False,
-    device: str | None = None,
-    progress: bool = True,
-) -> NeuralPGD:
-    """Train a :class:`NeuralPGD` with (P2); write checkpoints to the folder ``out``.
-
-    Adam (betas 0.9, 0.999) with the learning rate halved every ``lr_halve_every`` steps,
-    bf16 autocast (CUDA, bf16-capable CPUs) when ``amp``, validation SNR/SSIM on held-out
-    *training-range* slices every ``val_every`` steps. Files in ``out`` (rank 0 only, each written
-    atomically): ``last.pt`` (everything needed to resume) every ``ckpt_every`` steps, at the
-    end, and when the run is stopped by SIGINT/SIGTERM (finishing the step in flight first);
-    ``model.pt`` (weights and config of the best validation SNR so far); ``history.json``.
-    With ``resume=True`` an existing ``last.pt`` is continued (its config must match, except
-    ``steps``, which may be raised). With ``gan_weight`` > 0 a discriminator and its own
-    Adam (same rate and schedule) are trained alongside and saved in ``last.pt``; every step
-    first updates the discriminator on (P1.1), then the network on the mixture (see
-    :class:`TrainConfig`). Under ``torchrun`` each of the ``W`` processes takes
-    ``batch_size`` samples per step (global batch ``W·batch_size``) and DDP averages the
-    gradients.
-
-    Returns the trained network (on ``device``, in eval mode).
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> cfg = TrainConfig(features=4, iters=2, steps=2, batch_size=1, lr=1e-3, val_every=2,
-    ...                   val_slices=1, ckpt_every=2)
-    >>> net = train(cfg, tempfile.mkdtemp(), progress=False)
-    >>> net.iters
-    2
-    """
-    rank, world, dist, owner = _distributed(device)
-    if device is None:
-        device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if torch.cuda.is_available() \
-            else "cpu"
-    dev = torch.device(device)
-    out = Path(out)
-    d = TrainingData(config.data, config.shape, config.val_slices)
-    torch.manual_seed(config.seed)
-    net = build_model(config).to(dev)
-    opt = torch.optim.Adam(net.parameters(), lr=config.lr, betas=(0.9, 0.999))
-    sched = torch.optim.lr_scheduler.StepLR(opt, config.lr_halve_every, gamma=0.5)
-    gan = config.gan_weight > 0
-    if gan:
-        disc = Discriminator().to(dev)
-        opt_d = torch.optim.Adam(disc.parameters(), lr=config.lr, betas=(0.9, 0.999))
-        sched_d = torch.optim.lr_scheduler.StepLR(opt_d, config.lr_halve_every, gamma=0.5)
-    step, history, best = 0, [], -math.inf
-    if resume and (out / "last.pt").is_file():
-        state = load_checkpoint(out / "last.pt")
-        old = {**_stored_config(state), "steps": config.steps}
-        new = dataclasses.asdict(config)
-        diff = {k: (old[k], new[k]) for k in new if _norm(old.get(k)) != _norm(new[k])}
-        if diff:
-            raise ValueError(f"train: --resume with a different config than {out}/last.pt: {diff}")
-        net.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        if gan:
-            disc.load_state_dict(state["discriminator"])
-            opt_d.load_state_dict(state["d_optimizer"])
-            sched_d.load_state_dict(state["d_scheduler"])
-        step, history, best = state["step"], state["history"], state["best_snr"]
-    elif config.init:
-        _load_init(net, config)
-    model = torch.nn.parallel.DistributedDataParallel(net) if dist else net
-    if gan:
-        disc_model = torch.nn.parallel.DistributedDataParallel(disc) if dist else disc
-        disc.train()
-    net.train()
-    amp = config.amp and native_bf16(dev)
-    stop = {"flag": False}
-    handlers = _catch_signals(stop)
-
-    def checkpoint() -> None:
-        if rank == 0:
-            save_checkpoint(out / "last.pt", {
-                "format": FORMAT, "config": dataclasses.asdict(config), "step": step,
-                "model": net.state_dict(), "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(), "history": history, "best_snr": best,
-                **({"discriminator": disc.state_dict(), "d_optimizer": opt_d.state_dict(),
-                    "d_scheduler": sched_d.state_dict()} if gan else {}),
-            })
-            tmp = out / "history.json.tmp"
-            tmp.write_text(json.dumps(history, indent=1))
-            os.replace(tmp, out / "history.json")
-
-    bar = None
-    if progress and rank == 0:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=config.steps, initial=step, desc="train (bf16)" if amp else "train",
-                   dynamic_ncols=True)
-    val_data = _validation_data(d, config) if rank == 0 and len(d.val) else None
-    t0, loss_avg = time.perf_counter(), None
-    try:
-        while step < config.steps:
-            x, m = d.batch(config.seed, step, config.batch_size * world, config.accel,
-                           config.mask, slice(rank * config.batch_size,
-                                              (rank + 1) * config.batch_size))
-            x = torch.from_numpy(x).to(dev)
-            A, y = mri.simulate(x, torch.from_numpy(m).to(dev), noise_std=config.noise_std,
-                                seed=[config.seed, step, rank])
-            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
-                iterates = model(A, y, return_all=True)
-            loss = losses.p2_loss(A, y, x, iterates, config.beta)
-            if gan:
-                with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
-                    loss_d = losses.lsgan_d_loss(disc_model, x, iterates[-1])
-                opt_d.zero_grad(set_to_none=True)
-                loss_d.backward()
-                opt_d.step()
-                sched_d.step()
-                w = losses.gan_weight_at(step, config.gan_weight, config.gan_warmup)
-                # The generator's pass uses the bare module: no second DDP forward per step;
-                # the discriminator gradients it leaves are cleared before the next update.
-                with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
-                    adv = losses.lsgan_g_loss(disc, iterates[-1])
-                loss = (1 - w) * loss + w * adv
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            step += 1
-            lv = float(loss.detach())
-            if not math.isfinite(lv):
-                raise FloatingPointError(
-                    f"train: loss became {lv} at step {step}; lower --lr (now "
-                    f"{sched.get_last_lr()[0]:.3g})"
-                )
-            loss_avg = lv if loss_avg is None else 0.95 * loss_avg + 0.05 * lv
-            if step % config.val_every == 0 or step == config.steps:
-                if val_data is not None:
-                    v = _validate(net, d, *val_data)
-                    history.append({"step": step, "loss": loss_avg, **v,
-                                    "seconds": time.perf_counter() - t0})
-                    if v["snr"] > best:
-                        best = v["snr"]
-                        save_checkpoint(out / "model.pt", {
-                            "format": FORMAT, "config": dataclasses.asdict(config),
-                            "model": net.state_dict(), "step": step, "validation": v})
-                    if bar is not None:
-                        bar.set_postfix(loss=f"{loss_avg:.3g}", val_snr=f"{v['snr']:.2f}",
-                                        val_ssim=f"{v['ssim']:.3f}")
-            if step % config.ckpt_every == 0:
-                checkpoint()
-            if bar is not None:
-                bar.update(1)
-                if step % 10 == 0 and not history:
-                    bar.set_postfix(loss=f"{loss_avg:.3g}")
-            if _any_rank(stop["flag"], dist, dev):
-                break
-        checkpoint()
-    finally:
-        _restore_signals(handlers)
-        if bar is not None:
-            bar.close()
-    if owner:
-        dist.barrier()  # rank 0 has written its files before anyone leaves
-        dist.destroy_process_group()
-    return net.eval()
-
-
 _ARCH = ("features", "blocks", "iters", "shared", "data_consistency")
 
 
@@ -247,7 +368,7 @@ def _load_init(net: NeuralPGD, config: TrainConfig) -> None:
     shipped = not Path(src).is_file() and src in MODELS
     state = checkpoint_state(src) if shipped else load_checkpoint(src)
     theirs = model_from_state(state, f"train: init={src!r}")  # checks keys and weights
-    stored = _stored_config(state)
+    stored = dataclasses.asdict(_stored_config(state, f"train: init={src!r}"))
     # shared -> independent is allowed: every copy starts from the shared proximal ("untying")
     untie = stored["shared"] and not config.shared
     diff = {k: (stored[k], getattr(config, k)) for k in _ARCH
@@ -263,9 +384,15 @@ def _load_init(net: NeuralPGD, config: TrainConfig) -> None:
     net.load_state_dict({k2: v for k, v in theirs.state_dict().items() for k2 in ours(k)})
 
 
-def _stored_config(state: dict) -> dict:
-    """A checkpoint's config with defaults for the fields that older files lack."""
-    return {**{f.name: f.default for f in dataclasses.fields(TrainConfig)}, **state["config"]}
+def _stored_config(state: dict, where: str) -> TrainConfig:
+    """A checkpoint's config, checked, with defaults for the fields that older files lack."""
+    if not isinstance(state.get("config"), dict):
+        raise DataError(f"{where}: no training config stored, expected an npgd checkpoint "
+                        "written by npgd train")
+    try:
+        return TrainConfig.from_dict(state["config"], where)
+    except ValueError as e:
+        raise DataError(str(e)) from None
 
 
 def native_bf16(device: str | torch.device) -> bool:
@@ -293,25 +420,29 @@ def _norm(v: Any) -> Any:
     return list(v) if isinstance(v, tuple) else v
 
 
-def _any_rank(flag: bool, dist: Any, dev: torch.device) -> bool:
+def _any_rank(flag: int, dist: Any, dev: torch.device) -> bool:
     """Whether any process was asked to stop (so that all stop after the same step)."""
     if dist is None:
-        return flag
+        return bool(flag)
     t = torch.tensor([float(flag)], device=dev)
     dist.all_reduce(t)
     return bool(t.item() > 0)
 
 
 def _catch_signals(stop: dict) -> dict:
+    """Turn SIGINT, SIGTERM and SIGHUP (a closed terminal) into a request to stop after the
+    step in flight, recorded in ``stop["signum"]``; the previous handlers, to restore."""
     import threading
 
     if threading.current_thread() is not threading.main_thread():
         return {}
 
     def handler(signum: int, frame: Any) -> None:
-        stop["flag"] = True
+        stop["signum"] = signum
 
-    return {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    wanted = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP")
+                                                else [])
+    return {s: signal.signal(s, handler) for s in wanted}
 
 
 def _restore_signals(handlers: dict) -> None:

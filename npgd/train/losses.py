@@ -22,14 +22,14 @@ __all__ = ["gan_weight_at", "lsgan_d_loss", "lsgan_g_loss", "p2_loss"]
 def p2_loss(
     A: linops.LinearOperator, y: torch.Tensor, x: torch.Tensor, iterates: list, beta: float = 0.75
 ) -> torch.Tensor:
-    """The seeds' objective (P2), per pixel and averaged over the batch:
+    """The objective (P2) of Mardani et al. (NeurIPS 2018), per pixel and averaged over the batch:
 
     .. math:: \\frac{1}{Bn}\\sum_{i=1}^{B}\\Big[\\beta\\|x_i - x_T^i\\|^2 + (1 - \\beta)
               \\sum_{t=1}^{T}\\|y_i - A x_t^i\\|^2\\Big],
 
     ``n`` the number of pixels of one image, ``iterates`` = :math:`[x_1, \\dots, x_T]`
     (``net(A, y, return_all=True)``). The second term asks every iterate to fit the data,
-    which the seeds found to speed up training of long unrolls.
+    which that paper found to speed up training of long unrolls.
 
     Examples
     --------
@@ -81,7 +81,7 @@ def lsgan_g_loss(D: nn.Module, fake: torch.Tensor) -> torch.Tensor:
 def gan_weight_at(step: int, weight: float, warmup: int) -> float:
     """The adversarial weight :math:`w` of step ``step`` (0-based) in the generator loss
     :math:`(1 - w)\\,\\text{(P2)} + w\\,\\mathbb{E}[(1 - D(\\hat x))^2]`: a linear ramp from 0
-    to ``weight`` over the first ``warmup`` steps (the companion seed starts from the
+    to ``weight`` over the first ``warmup`` steps (the recurrent-GANCS paper starts from the
     pixel-wise cost and reaches 10 % after about 1000 mini-batches).
 
     Examples
