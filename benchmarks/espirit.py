@@ -60,6 +60,8 @@ def npgd_torch(k: np.ndarray) -> np.ndarray:
 def bart_ecalib(k: np.ndarray) -> np.ndarray:
     with tempfile.TemporaryDirectory() as d:
         readers.write_cfl(f"{d}/k", np.moveaxis(k, 0, -1)[:, :, None, :])  # x, y, z, coil
+        # BART's -t bounds squared singular values (eigenvalues of A^H A), npgd's and SigPy's
+        # thresh the singular values: THRESH**2 selects the same kernel subspace.
         cmd = ["bart", "ecalib", "-r", str(CALIB), "-k", str(KERNEL), "-t", str(THRESH**2),
                "-c", str(CROP), "-m", "1", f"{d}/k", f"{d}/s"]
         subprocess.run(cmd, check=True, capture_output=True)
