@@ -35,7 +35,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 # --------------------------------------------------------------------------------------------
-# demo and eval
+# demo (eval is npgd.experiments.evaluate)
 
 
 def _methods(args: argparse.Namespace, net: Any, name: str) -> dict:
@@ -58,7 +58,7 @@ def _load_net(args: argparse.Namespace) -> tuple[Any, str]:
     return pretrained(args.model, dev), f"NPGD ({args.model})"
 
 
-def _check_eval_args(args: argparse.Namespace) -> None:
+def _check_demo_args(args: argparse.Namespace) -> None:
     if args.slices is not None:
         check_int("npgd", "--slices", args.slices, 1)
     if check_positive_float("npgd", "--accel", args.accel) < 1:
@@ -70,14 +70,14 @@ def _check_eval_args(args: argparse.Namespace) -> None:
         check_int("npgd", "--threads", args.threads, 1)
 
 
-def _run(args: argparse.Namespace, source: str) -> int:
+def _demo(args: argparse.Namespace) -> int:
     import torch
 
     from npgd import experiments as ex
     from npgd.problems import mri
 
     try:
-        _check_eval_args(args)
+        _check_demo_args(args)
     except (TypeError, ValueError) as e:
         raise UsageError(str(e)) from None
     from npgd.train.rundir import writable_folder
@@ -86,6 +86,7 @@ def _run(args: argparse.Namespace, source: str) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     net, name = _load_net(args)
+    source = "builtin:brain"
     x = ex.test_images(source, args.slices)
     masks = np.stack([mri.vd_mask(x.shape[1:], args.accel, seed=args.seed + i)
                       for i in range(len(x))])
@@ -112,13 +113,12 @@ def _run(args: argparse.Namespace, source: str) -> int:
     return 0
 
 
-def _add_eval_args(p: argparse.ArgumentParser, slices: int | None, out: str) -> None:
+def _add_demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="mri-brain-5x", help="shipped model name "
                    "(default: %(default)s)")
     p.add_argument("--checkpoint", help="a model.pt/last.pt from npgd train (instead of --model)")
-    p.add_argument("--slices", type=int, default=slices,
-                   help="number of test slices, evenly spread (default: %(default)s; "
-                   "None: all)")
+    p.add_argument("--slices", type=int, default=16,
+                   help="number of test slices, evenly spread (default: %(default)s)")
     p.add_argument("--accel", type=float, default=5.0,
                    help="undersampling factor of the variable-density masks (default: "
                    "%(default)s)")
@@ -133,7 +133,7 @@ def _add_eval_args(p: argparse.ArgumentParser, slices: int | None, out: str) -> 
     p.add_argument("--device", default=None, help="torch device of the network (default: cpu)")
     p.add_argument("--amp", action="store_true",
                    help="run the network under bf16 autocast (GPUs, CPUs with native bf16)")
-    p.add_argument("--out", default=out,
+    p.add_argument("--out", default="npgd-demo",
                    help="folder for comparison.png and results.json (default: %(default)s)")
 
 
@@ -186,6 +186,7 @@ def _option(field: dataclasses.Field) -> tuple[str, dict]:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from npgd.experiments import evaluate
     from npgd.train.config import TrainConfig
 
     debug = {"action": "store_true",
@@ -195,11 +196,10 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     d = sub.add_parser("demo", help="zero-filled vs CS-WV vs CS-TV vs the shipped NPGD on the "
                        "embedded brain test slices at 5x: table and figure")
-    _add_eval_args(d, 16, "npgd-demo")
-    e = sub.add_parser("eval", help="the same comparison for any model and data")
-    e.add_argument("--data", default="brain",
-                   help="'brain' (embedded test slices), a NIfTI file/folder or fastMRI folder")
-    _add_eval_args(e, None, "npgd-eval")
+    _add_demo_args(d)
+    e = sub.add_parser("eval", help="zero-filled, CS and a model on any images (NIfTI, DICOM, "
+                       ".npy, fastMRI, BART) with any masks and noise: table and figure")
+    evaluate.add_arguments(e)
     t = sub.add_parser("train", help="train a NeuralPGD with (P2); torchrun for DDP")
     t.add_argument("--out", default="npgd-train", help="run folder (default: %(default)s)")
     mode = t.add_mutually_exclusive_group()
@@ -249,7 +249,11 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(argv)
         if args.command == "train":
             return _train(args)
-        return _run(args, "brain" if args.command == "demo" else args.data)
+        if args.command == "eval":
+            from npgd.experiments import evaluate
+
+            return evaluate.run(args)
+        return _demo(args)
     except SystemExit:
         raise
     except BaseException as e:

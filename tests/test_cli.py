@@ -162,7 +162,8 @@ def test_interrupted_run_saves_says_how_to_resume_and_fails(tmp_path, sig, statu
     assert not (out / ".npgd-lock").exists()
 
 
-def test_eval_writes_strict_json_table_and_figure(tmp_path):
+def test_eval_runs_experiments_evaluate(tmp_path):
+    """``npgd eval`` is :mod:`npgd.experiments.evaluate` behind the CLI's error handling."""
     train.train(train.TrainConfig(features=4, iters=2, steps=2, batch_size=1, val_every=2,
                                   val_slices=1, ckpt_every=2, shape=(32, 24)),
                 tmp_path / "run", progress=False)
@@ -170,5 +171,6 @@ def test_eval_writes_strict_json_table_and_figure(tmp_path):
                      "2", "--cs-iters", "3", "--out", str(tmp_path / "ev")]) == 0
     text = (tmp_path / "ev" / "results.json").read_text()
     res = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard JSON {c}"))
-    assert [r["method"] for r in res["rows"]][:3] == ["zero-filled", "CS-WV (db2)", "CS-TV"]
+    assert [r["method"] for r in res["methods"]] == ["zero-filled", "CS-WV", "CS-TV",
+                                                     "NPGD (model.pt)"]
     assert (tmp_path / "ev" / "comparison.png").stat().st_size > 1000
