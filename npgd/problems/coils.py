@@ -14,9 +14,9 @@ import numpy as np
 
 from npgd import backend
 from npgd._util import check_int
-from npgd.linops import FFT2
+from npgd.linops import FFT2, Sense
 
-__all__ = ["birdcage", "espirit", "rss", "sense_combine"]
+__all__ = ["birdcage", "espirit", "rss", "sense_combine", "simulate_kspace"]
 
 
 def birdcage(
@@ -65,6 +65,25 @@ def birdcage(
     raw = np.exp(1j * (np.arctan2(dy, dx) - theta[:, None, None])) / np.hypot(dx, dy)
     maps = raw / np.sqrt((abs(raw) ** 2).sum(axis=0))
     return maps.astype(dtype)
+
+
+def simulate_kspace(images: Any, coils: int, *, radius: float = 1.5) -> Any:
+    """Fully sampled multi-coil k-space of ``images`` ``(*batch, H, W)``:
+    :math:`y_c = F(S_c x)` with :func:`birdcage` maps :math:`S_c` and the centred orthonormal
+    DFT, ``(*batch, coils, H, W)``, complex in the images' precision, on their backend.
+
+    Examples
+    --------
+    >>> k = simulate_kspace(np.ones((2, 8, 6), np.float32), 4)
+    >>> k.shape, k.dtype
+    ((2, 4, 8, 6), dtype('complex64'))
+    """
+    backend.check_array(images, "images", "simulate_kspace")
+    if images.ndim < 2:
+        raise ValueError(f"simulate_kspace: images must have shape (..., H, W), got "
+                         f"{tuple(images.shape)}")
+    shape = tuple(images.shape[-2:])
+    return Sense(birdcage(shape, coils, radius=radius, dtype=np.complex128))(images)
 
 
 def rss(coil_images: Any) -> Any:
@@ -186,7 +205,7 @@ def espirit(
 
     Examples
     --------
-    >>> from npgd.linops import FFT2
+    >>> from npgd.linops import FFT2, Sense
     >>> from npgd.problems import data
     >>> S = birdcage((32, 28), 4)
     >>> x = data.phantom((32, 28), seed=0)
