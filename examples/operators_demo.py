@@ -22,7 +22,7 @@ def main(n: int = 4, iters: int = 300) -> None:
     shape = x.shape[1:]
     masks = np.stack([mri.vd_mask(shape, 5, seed=1000 + i) for i in range(n)])
     A, y = mri.simulate(x, masks)
-    W = linops.Wavelet(shape, "db4", priors.default_levels(shape))
+    W = linops.Wavelet(shape, "db2", priors.default_levels(shape))  # L1Wavelet's default
     D = linops.FiniteDifference(shape)
     print(f"{n} brain test slices {shape} {x.dtype}, masks keep {masks.mean():.1%} of k-space")
 
@@ -35,7 +35,7 @@ def main(n: int = 4, iters: int = 300) -> None:
     runs = {
         "zero-filled": lambda: A.H(y),
         "CS-WV": lambda: solvers.fista(
-            A, priors.L1Wavelet(1e-4 * solvers.lambda_max(A, y, W), shape, seed=0), y,
+            A, priors.L1Wavelet(3e-5 * solvers.lambda_max(A, y, W), shape, seed=0), y,
             iters=iters),
         "CS-TV": lambda: solvers.fista(
             A, priors.TV(3e-4 * solvers.lambda_max(A, y, D), shape, iters=5), y, iters=iters),
