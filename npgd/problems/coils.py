@@ -170,7 +170,8 @@ def espirit(
 
        built from the kernels' cross-correlations :math:`R` (support :math:`2k-1`) by one
        zero-padded centred inverse DFT per coil pair.
-    3. The sensitivities at :math:`r` are the eigenvector of :math:`G(r)` with eigenvalue 1;
+    3. The sensitivities at :math:`r` are the eigenvector of :math:`G(r)` with eigenvalue 1
+       (the largest; found by repeated squaring of :math:`G(r)`, all pixels at once);
        pixels whose largest eigenvalue is at most ``crop`` (no signal) get zero maps. Each
        eigenvector has unit norm, so :math:`\\sum_c |S_c|^2 = 1` on the object.
     4. An eigenvector has an arbitrary phase per pixel. ``phase="virtual"`` (as BART) turns
@@ -205,7 +206,7 @@ def espirit(
 
     Examples
     --------
-    >>> from npgd.linops import FFT2, Sense
+    >>> from npgd.linops import FFT2
     >>> from npgd.problems import data
     >>> S = birdcage((32, 28), 4)
     >>> x = data.phantom((32, 28), seed=0)
@@ -244,10 +245,8 @@ def espirit(
                          f"smaller than the kernel ({kernel}); enlarge calib or shrink kernel")
     kernels = _signal_kernels(xp, region, kernel, thresh)
     gram = _image_gram(xp, kernels, kernel, shape)
-    # eigh sorts ascending: the last eigenpair is the one near 1 on the object.
-    values, vectors = xp.linalg.eigh(gram)
-    maps = vectors[..., -1]  # (*batch, H, W, C)
-    maps = maps * xp.astype(values[..., -1:] > crop, maps.dtype)
+    maps, value = _top_eigenpair(xp, gram)  # (*batch, H, W, C), (*batch, H, W)
+    maps = maps * xp.astype(value[..., None] > crop, maps.dtype)
     if phase is not None:
         if phase == "virtual":
             ref = xp.sum(maps * xp.conj(_principal_coil(xp, region))[..., None, None, :],
@@ -311,6 +310,30 @@ def _image_gram(xp: Any, kernels: Any, k: int, shape: tuple[int, int]) -> Any:
         gram = _centre(gram, (H, W))
     gram = xp.moveaxis(gram, (-4, -3), (-2, -1))  # (*batch, H, W, C, C)
     return (gram + xp.conj(xp.matrix_transpose(gram))) / 2
+
+
+def _top_eigenpair(xp: Any, gram: Any, squarings: int = 8) -> tuple[Any, Any]:
+    """The largest eigenvalue of each Hermitian PSD ``C x C`` matrix and a unit eigenvector.
+
+    Repeated squaring :math:`M \\leftarrow M^2 / \\mathrm{tr}(M^2)` turns :math:`G` into
+    :math:`G^{2^s}` normalized, which tends to the projector :math:`v_1 v_1^H` with error
+    :math:`(\\lambda_2/\\lambda_1)^{2^s}` (below 1e-11 for a gap of 10 % after 8
+    squarings); its largest column is then :math:`v_1` up to a phase. Batched matrix
+    products, faster than a batched ``eigh`` (one LAPACK call per pixel on NumPy).
+    """
+    m = gram
+    for _ in range(squarings):
+        m = m @ m
+        trace = xp.real(xp.linalg.trace(m))
+        scale = 1 / xp.where(trace > 0, trace, xp.ones_like(trace))
+        m = m * scale[..., None, None]  # a real factor: cheaper than a complex division
+    power = xp.sum(xp.real(m * xp.conj(m)), axis=-2)  # squared column norms
+    pick = power == xp.max(power, axis=-1, keepdims=True)
+    v = xp.sum(m * xp.astype(pick, m.dtype)[..., None, :], axis=-1)
+    norm = xp.sqrt(xp.sum(xp.real(v * xp.conj(v)), axis=-1, keepdims=True))
+    v = v / xp.astype(xp.where(norm > 0, norm, xp.ones_like(norm)), v.dtype)
+    value = xp.real(xp.sum(xp.conj(v) * (gram @ v[..., None])[..., 0], axis=-1))
+    return v, value
 
 
 def _pad(xp: Any, a: Any, size: tuple[int, int], at: tuple[int, int]) -> Any:
