@@ -445,14 +445,18 @@ def test_checkpoint_with_non_finite_weights_is_refused(tmp_path, bad):
 
 def test_unknown_config_keys_are_ignored_for_inference_refused_for_resume(tmp_path):
     """Newer training code stores settings this version does not know (a randomized data
-    source and its ranges): the weights still load for inference; resuming would silently
-    train something else, so it is refused with the names of those settings."""
+    source and its ranges): the weights still load for inference and as --init; resuming
+    would silently train something else, so it is refused with the names of those
+    settings."""
     cfg = {**train.TrainConfig(features=4, iters=2).__dict__, "data": "mix",
            "accel_range": [2.5, 9.0], "noise_db_range": [15.0, 45.0],
            "mask_families": ["vd", "radial"], "shape_range": [48, 256]}
     w = models.build_model(ARCH).state_dict()
     path = _crafted(tmp_path / "model.pt", cfg, w)
     assert_same(models.load_model(path).state_dict(), w)
+    # fine-tuning from it only needs its architecture
+    train.train(tiny(steps=1, features=4, iters=2, init=str(path)), tmp_path / "ft",
+                progress=False)
     (tmp_path / "last.pt").write_bytes(path.read_bytes())
     with pytest.raises(DataError, match="does not know: accel_range, mask_families, "
                        "noise_db_range, shape_range"):

@@ -31,7 +31,13 @@ import torch
 from npgd import linops
 from npgd._util import DataError, UsageError, atomic_write, strict_json
 from npgd.models.checkpoint import FORMAT, load_checkpoint, save_checkpoint
-from npgd.models.zoo import MODELS, build_model, checkpoint_state, model_from_state
+from npgd.models.zoo import (
+    MODELS,
+    build_model,
+    check_architecture,
+    checkpoint_state,
+    model_from_state,
+)
 from npgd.problems import metrics, mri
 from npgd.solvers.unrolled import NeuralPGD
 from npgd.train import losses, rundir
@@ -358,9 +364,6 @@ def _distributed(device: str | None) -> tuple[int, int, Any, bool]:
     return dist.get_rank(), dist.get_world_size(), dist, owner
 
 
-_ARCH = ("features", "blocks", "iters", "shared", "data_consistency")
-
-
 def _load_init(net: NeuralPGD, config: TrainConfig) -> None:
     """Copy the weights named by ``config.init`` (a checkpoint path or a shipped model name)
     into ``net``; a different architecture is a ValueError naming the fields that differ."""
@@ -368,10 +371,11 @@ def _load_init(net: NeuralPGD, config: TrainConfig) -> None:
     shipped = not Path(src).is_file() and src in MODELS
     state = checkpoint_state(src) if shipped else load_checkpoint(src)
     theirs = model_from_state(state, f"train: init={src!r}")  # checks keys and weights
-    stored = dataclasses.asdict(_stored_config(state, f"train: init={src!r}"))
+    # only the architecture matters here: training settings of newer versions are ignored
+    stored = check_architecture(state["config"], f"train: init={src!r}")
     # shared -> independent is allowed: every copy starts from the shared proximal ("untying")
     untie = stored["shared"] and not config.shared
-    diff = {k: (stored[k], getattr(config, k)) for k in _ARCH
+    diff = {k: (stored[k], getattr(config, k)) for k in stored
             if _norm(stored[k]) != _norm(getattr(config, k)) and not (k == "shared" and untie)}
     if diff:
         raise ValueError(f"train: init={src!r} has another architecture (theirs, ours): {diff}")
