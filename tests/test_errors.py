@@ -14,7 +14,7 @@ from npgd import linops
         (lambda: linops.Wavelet((12, 16), "db4", 3), ValueError, r"divisible by 2\*\*levels = 8"),
         (lambda: linops.Wavelet((16, 16), "nope"), ValueError, r"unknown wavelet 'nope'"),
         (lambda: linops.Wavelet((16, 16), "bior2.2"), ValueError, r"not orthogonal"),
-        (lambda: linops.Wavelet((16, 16), "db2", 0), ValueError, r"levels must be a positive"),
+        (lambda: linops.Wavelet((16, 16), "db2", 0), ValueError, r"levels must be an int >= 1"),
         (lambda: linops.MaskedFFT(np.array([[1.0, np.nan]])), ValueError, r"mask.*NaN"),
         (lambda: linops.MaskedFFT(np.ones((4, 4)) * 1j), TypeError, r"mask must be boolean"),
         (lambda: linops.MaskedFFT(np.ones(4)), ValueError, r"mask must have shape"),
