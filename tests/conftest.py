@@ -159,6 +159,14 @@ def _finite_difference(draw, per_sample):
     return linops.FiniteDifference((draw(sizes), draw(sizes)), boundary)
 
 
+def _sense(draw, per_sample):
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    shape = (draw(st.integers(1, 3)), draw(sizes), draw(sizes))
+    maps = crandn(*per_sample, *shape, rng=rng)
+    mask = rng.random(shape[1:]) < 0.5 if draw(st.booleans()) else None
+    return linops.Sense(maps, mask)
+
+
 # Every elementary operator, by name: a builder from a hypothesis ``draw`` and the batch shape
 # its per-sample data (mask, weights) may have. Adjoint, autograd and normal-operator tests
 # are parametrized over this registry, so a new operator is tested by adding one line.
@@ -170,6 +178,7 @@ OPERATORS = {
     "downsample": _downsample,
     "wavelet": _wavelet,
     "finitediff": _finite_difference,
+    "sense": _sense,
 }
 
 
