@@ -11,6 +11,8 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 torch = pytest.importorskip("torch")
 
@@ -422,6 +424,24 @@ def test_crafted_checkpoint_is_refused_before_any_allocation(tmp_path, change, m
     with pytest.raises(ValueError, match=match):
         models.load_model(path)
     assert time.perf_counter() - t < 1.0
+
+
+@given(features=st.integers(-3, 3000), blocks=st.integers(-3, 200),
+       iters=st.integers(-3, 300), shared=st.booleans())
+def test_check_architecture_accepts_exactly_the_bounded_configs(features, blocks, iters,
+                                                                shared):
+    from npgd.models import zoo
+
+    cfg = {"features": features, "blocks": blocks, "iters": iters, "shared": shared,
+           "data_consistency": "gradient"}
+    params = (1 if shared else iters) * ((18 * blocks + 2) * features**2 + 40 * features)
+    ok = (1 <= features <= zoo.MAX_FEATURES and 1 <= blocks <= zoo.MAX_BLOCKS
+          and 1 <= iters <= zoo.MAX_ITERS and params <= zoo.MAX_PARAMETERS)
+    if ok:
+        assert zoo.check_architecture(cfg) == cfg
+    else:
+        with pytest.raises(ValueError, match="features|blocks|iters|parameters"):
+            zoo.check_architecture(cfg)
 
 
 def test_checkpoint_config_without_features_is_a_clear_error(tmp_path):
