@@ -63,7 +63,10 @@ class TrainConfig:
                                    "'hard' (replace the measured k-space samples)",
                                    choices=("gradient", "hard"))
     data: str = _field("brain", "training images: 'brain' (the embedded sample's training "
-                       "slices), a NIfTI file/folder or a folder of fastMRI .h5 files")
+                       "slices), a NIfTI file/folder, a folder of fastMRI .h5 files, or 'mix' "
+                       "(domain-randomized images, phases, masks 2.5-9x and noise of "
+                       "npgd.train.synth; --accel, --mask, --noise-std and --shape then "
+                       "do not apply)")
     shape: tuple[int, int] | None = _field(None, "crop/pad training images to H W "
                                            "(default: as read)", metavar=("H", "W"))
     accel: float = _field(5.0, "undersampling factor of the training masks (> 1)")
@@ -84,6 +87,8 @@ class TrainConfig:
     ckpt_every: int = _field(500, "write last.pt every this many steps")
     gan_weight: float = _field(0.0, "final weight of the LSGAN term, in [0, 1) (0: off)")
     gan_warmup: int = _field(1000, "steps over which the LSGAN weight ramps up from 0")
+    normalized_loss: bool = _field(False, "divide each sample's (P2) terms by its energy "
+                                   "(squared NRMSE: samples of any scale count alike)")
     init: str | None = _field(None, "start from these weights (a model.pt/last.pt or a "
                               "shipped model name; same architecture, or a shared-weights "
                               "one to untie with --no-shared), with a fresh optimizer",
@@ -119,7 +124,7 @@ class TrainConfig:
                 check_int(where, name, getattr(self, name), 1)
             for name in ("val_slices", "gan_warmup", "seed"):
                 check_int(where, name, getattr(self, name), 0)
-            for name in ("shared", "amp"):
+            for name in ("shared", "amp", "normalized_loss"):
                 if not isinstance(getattr(self, name), bool):
                     raise ValueError(f"{where}: {name} must be True or False, got "
                                      f"{getattr(self, name)!r}")

@@ -44,6 +44,7 @@ from npgd.train import losses, rundir
 from npgd.train.adversarial import Discriminator
 from npgd.train.config import TrainConfig
 from npgd.train.data import TrainingData, sample_mask
+from npgd.train.synth import SynthData
 
 __all__ = ["Interrupted", "native_bf16", "resume_config", "train"]
 
@@ -68,14 +69,15 @@ class _Run:
     rank: int
     world: int
     dist: Any
-    data: TrainingData
+    data: TrainingData | SynthData
     net: NeuralPGD
     model: torch.nn.Module  # ``net``, wrapped in DDP when there are several processes
     opt: torch.optim.Optimizer
     sched: Any
     amp: bool
     gan: dict | None = None  # discriminator, its DDP wrapper, optimizer, scheduler
-    val: tuple | None = None  # validation masks and measurements, on ``dev``
+    val: tuple | list | None = None  # validation masks and measurements on ``dev``, or the
+    # randomized samples of SynthData
     step: int = 0
     history: list = dataclasses.field(default_factory=list)
     best: float = -math.inf
@@ -201,7 +203,8 @@ def _setup(config: TrainConfig, out: Path, device: str | None) -> tuple[_Run, bo
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if torch.cuda.is_available() \
             else "cpu"
     dev = torch.device(device)
-    d = TrainingData(config.data, config.shape, config.val_slices)
+    d = SynthData(val_samples=config.val_slices) if config.data == "mix" else TrainingData(
+        config.data, config.shape, config.val_slices)
     torch.manual_seed(config.seed)
     net = build_model(config).to(dev)
     opt, sched = _adam(net, config)
@@ -216,7 +219,7 @@ def _setup(config: TrainConfig, out: Path, device: str | None) -> tuple[_Run, bo
         disc.train()
     net.train()
     if rank == 0 and len(d.val):
-        run.val = _validation_data(d, config, dev)
+        run.val = d.val if isinstance(d, SynthData) else _validation_data(d, config, dev)
     return run, owner
 
 
@@ -255,14 +258,19 @@ def _resume_or_init(run: _Run, resume: bool) -> None:
 def _train_step(run: _Run) -> float:
     """One optimizer step (discriminator first when the LSGAN term is on); the loss value."""
     c, dev, amp = run.config, run.dev, run.amp
-    x, m = run.data.batch(c.seed, run.step, c.batch_size * run.world, c.accel, c.mask,
-                          slice(run.rank * c.batch_size, (run.rank + 1) * c.batch_size))
-    x = torch.from_numpy(x).to(dev)
-    A, y = mri.simulate(x, torch.from_numpy(m).to(dev), noise_std=c.noise_std,
-                        seed=[c.seed, run.step, run.rank])
+    part = slice(run.rank * c.batch_size, (run.rank + 1) * c.batch_size)
+    if isinstance(run.data, SynthData):  # each sample has its own mask and noise level
+        x, m, sd = run.data.batch(c.seed, run.step, c.batch_size * run.world, part)
+        x = torch.from_numpy(x).to(dev)
+        A, y = _noisy(x, torch.from_numpy(m).to(dev), sd, [c.seed, run.step, run.rank, 7])
+    else:
+        x, m = run.data.batch(c.seed, run.step, c.batch_size * run.world, c.accel, c.mask, part)
+        x = torch.from_numpy(x).to(dev)
+        A, y = mri.simulate(x, torch.from_numpy(m).to(dev), noise_std=c.noise_std,
+                            seed=[c.seed, run.step, run.rank])
     with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
         iterates = run.model(A, y, return_all=True)
-    loss = losses.p2_loss(A, y, x, iterates, c.beta)
+    loss = losses.p2_loss(A, y, x, iterates, c.beta, normalized=c.normalized_loss)
     if run.gan:
         g = run.gan
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
@@ -291,6 +299,30 @@ def _train_step(run: _Run) -> float:
     return value
 
 
+def _noisy(x: torch.Tensor, mask: torch.Tensor, std: np.ndarray,
+           seed: list) -> tuple[linops.MaskedFFT, torch.Tensor]:
+    """``A = MaskedFFT(mask)`` and :math:`y = A x + M v`, :math:`v` complex Gaussian with the
+    per-sample standard deviations ``std`` (drawn from ``seed``)."""
+    A = linops.MaskedFFT(mask)
+    g = np.random.default_rng(seed)
+    v = (g.standard_normal(x.shape) + 1j * g.standard_normal(x.shape)) / math.sqrt(2)
+    v = (v * np.reshape(std, (-1,) + (1,) * (x.ndim - 1))).astype(np.complex64)
+    return A, A(x) + A.mask.like(x) * torch.from_numpy(v).to(x.device)
+
+
+def _validate_synth(run: _Run) -> dict:
+    """Mean SNR/SSIM over the fixed randomized validation samples, each of its own size."""
+    snr, ssim = [], []
+    with torch.no_grad():
+        for i, (x, m, sd) in enumerate(run.data.val):
+            xt = torch.from_numpy(x[None]).to(run.dev)
+            A, y = _noisy(xt, torch.from_numpy(m).to(run.dev), np.array([sd]), [123, i])
+            xhat = run.net(A, y).cpu().numpy()
+            snr.append(float(metrics.snr(x[None], xhat)[0]))
+            ssim.append(float(metrics.ssim(x[None], xhat)[0]))
+    return {"snr": float(np.mean(snr)), "ssim": float(np.mean(ssim))}
+
+
 def _validation_data(d: TrainingData, cfg: TrainConfig,
                      dev: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """The fixed masks and measurements (fixed noise) of the validation slices, on ``dev``."""
@@ -305,14 +337,17 @@ def _validate(run: _Run, loss: float, seconds: float, bar: Any, batch: int = 16)
     weights in ``model.pt``."""
     if run.val is None:
         return
-    masks, y = run.val
     run.net.eval()
-    with torch.no_grad():
-        xhat = torch.cat([run.net(linops.MaskedFFT(masks[i : i + batch]), y[i : i + batch])
-                          for i in range(0, y.shape[0], batch)]).cpu().numpy()
+    if isinstance(run.data, SynthData):
+        v = _validate_synth(run)
+    else:
+        masks, y = run.val
+        with torch.no_grad():
+            xhat = torch.cat([run.net(linops.MaskedFFT(masks[i : i + batch]), y[i : i + batch])
+                              for i in range(0, y.shape[0], batch)]).cpu().numpy()
+        v = {"snr": float(metrics.snr(run.data.val, xhat).mean()),
+             "ssim": float(metrics.ssim(run.data.val, xhat).mean())}
     run.net.train()
-    v = {"snr": float(metrics.snr(run.data.val, xhat).mean()),
-         "ssim": float(metrics.ssim(run.data.val, xhat).mean())}
     run.history.append({"step": run.step, "loss": loss, **v, "seconds": seconds})
     if v["snr"] > run.best:
         run.best = v["snr"]

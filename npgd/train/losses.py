@@ -20,7 +20,8 @@ __all__ = ["gan_weight_at", "lsgan_d_loss", "lsgan_g_loss", "p2_loss"]
 
 
 def p2_loss(
-    A: linops.LinearOperator, y: torch.Tensor, x: torch.Tensor, iterates: list, beta: float = 0.75
+    A: linops.LinearOperator, y: torch.Tensor, x: torch.Tensor, iterates: list, beta: float = 0.75,
+    normalized: bool = False,
 ) -> torch.Tensor:
     """The objective (P2) of Mardani et al. (NeurIPS 2018), per pixel and averaged over the batch:
 
@@ -31,6 +32,15 @@ def p2_loss(
     (``net(A, y, return_all=True)``). The second term asks every iterate to fit the data,
     which that paper found to speed up training of long unrolls.
 
+    With ``normalized`` each sample's terms are divided by its own energy,
+
+    .. math:: \\frac{1}{B}\\sum_{i=1}^{B}\\Big[\\beta\\frac{\\|x_i - x_T^i\\|^2}{\\|x_i\\|^2}
+              + \\frac{1 - \\beta}{T}\\sum_{t=1}^{T}
+              \\frac{\\|y_i - A x_t^i\\|^2}{\\|y_i\\|^2}\\Big],
+
+    the squared NRMSE, so that samples of any scale, size and noise level count alike and the
+    loss tracks the mean SNR (used for the randomized data of :mod:`npgd.train.synth`).
+
     Examples
     --------
     >>> import torch
@@ -39,7 +49,16 @@ def p2_loss(
     >>> x = torch.ones(1, 2, 2); y = A(x)
     >>> float(p2_loss(A, y, x, [torch.zeros(1, 2, 2), x], beta=0.5))  # (0.5*0 + 0.5*4) / 4
     0.5
+    >>> float(p2_loss(A, y, x, [torch.zeros(1, 2, 2), x], beta=0.5, normalized=True))
+    0.25
     """
+    if normalized:
+        ax_i, ax_o = tuple(range(-len(A.ishape), 0)), tuple(range(-len(A.oshape), 0))
+        ex = x.abs().pow(2).sum(ax_i).clamp_min(1e-12)
+        ey = y.abs().pow(2).sum(ax_o).clamp_min(1e-12)
+        image = (x - iterates[-1]).abs().pow(2).sum(ax_i) / ex
+        fit = sum((y - A(xt)).abs().pow(2).sum(ax_o) for xt in iterates) / (ey * len(iterates))
+        return (beta * image + (1 - beta) * fit).mean()
     axes = tuple(range(-len(A.ishape), 0))
     n = math.prod(A.ishape)
     image = (x - iterates[-1]).abs().pow(2).sum(axes)
