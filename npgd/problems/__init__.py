@@ -2,7 +2,10 @@
 
 - :mod:`npgd.problems.mri`: variable-density and line masks, measurement simulation.
 - :mod:`npgd.problems.data`: the embedded ch2better brain sample (test split: MNI z >= +10 mm),
-  NIfTI and fastMRI readers, BART ``.cfl`` files, random phantoms.
+  random phantoms.
+- :mod:`npgd.problems.readers`: images from NIfTI, DICOM, NumPy, fastMRI and BART files
+  (``io`` extra for the first, second and fourth); :mod:`npgd.problems.kspace` and
+  :mod:`npgd.problems.coils`: multi-coil k-space files and coil sensitivities.
 - :mod:`npgd.problems.metrics`: SNR (as defined by Mardani et al., "Neural Proximal Gradient
   Descent for Compressive Imaging", NeurIPS 2018), PSNR, SSIM, NRMSE.
 - :func:`pretrained`: a shipped trained model (:func:`npgd.models.zoo.pretrained`; needs the
@@ -14,9 +17,9 @@ side-by-side comparisons are :mod:`npgd.experiments` and the console script :mod
 
 from typing import Any
 
-from npgd.problems import data, metrics, mri
+from npgd.problems import data, metrics, mri, readers
 
-__all__ = ["data", "metrics", "mri", "pretrained"]
+__all__ = ["data", "metrics", "mri", "pretrained", "readers"]
 
 
 def pretrained(name: str = "mri-brain-5x", map_location: Any = "cpu") -> Any:
