@@ -99,43 +99,57 @@ def _pick(x: np.ndarray, n: int) -> np.ndarray:
     return x[np.linspace(0, len(x) - 1, n).round().astype(int)]
 
 
+_NET: tuple | None = None  # the model, loaded once per worker process
+
+
+def _row(args: argparse.Namespace, source: int, condition: int) -> dict:
+    global _NET
+    if _NET is None:
+        _NET = load_net(args)
+    net, name = _NET
+    src, trained, load = SOURCES[source]
+    label, db = CONDITIONS[condition]
+    t = time.perf_counter()
+    x = _pick(load(), args.slices + 1)
+    res, _, _ = evaluate(x, net, name=name, accel=ACCEL, mask="vd", noise_db=db, tune=True,
+                         calib_slices=1, points=args.grid_points, cs_iters=args.cs_iters,
+                         seed=args.seed)
+    m = {r["method"]: r for r in res["methods"]}
+    row = {"source": src, "in_domain": trained, "condition": label, "model": name,
+           "shape": list(x.shape[1:]), "scored": len(res["evaluated_slices"]),
+           "snr": {k: v["snr"] for k, v in m.items()},
+           "ssim": {k: v["ssim"] for k, v in m.items()},
+           "cs_rel": res["cs_rel"], "margin": res["npgd_minus_best_cs_db"],
+           "seconds": time.perf_counter() - t}
+    print(f"{src:42s} {label:9s} ZF {row['snr']['zero-filled']:5.1f}  "
+          f"WV {row['snr']['CS-WV']:5.1f}  TV {row['snr']['CS-TV']:5.1f}  "
+          f"model {row['snr'][name]:5.1f}  margin {row['margin']:+6.2f} dB  "
+          f"({row['seconds']:.0f} s)", flush=True)
+    return row
+
+
 def run(args: argparse.Namespace) -> dict:
-    net, name = load_net(args)
-    rows = []
+    """Every (source, condition) row; ``args.jobs`` worker processes share them (the CS
+    solvers run on one core each), each with ``args.threads`` Torch threads."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     start = time.perf_counter()
-    for src, trained, load in SOURCES:
-        x = _pick(load(), args.slices + 1)
-        for label, db in CONDITIONS:
-            t = time.perf_counter()
-            res, _, _ = evaluate(x, net, name=name, accel=ACCEL, mask="vd", noise_db=db,
-                                 tune=True, calib_slices=1, points=args.grid_points,
-                                 cs_iters=args.cs_iters, seed=args.seed)
-            m = {r["method"]: r for r in res["methods"]}
-            row = {"source": src, "in_domain": trained, "condition": label,
-                   "shape": list(x.shape[1:]), "scored": len(res["evaluated_slices"]),
-                   "snr": {k: v["snr"] for k, v in m.items()},
-                   "ssim": {k: v["ssim"] for k, v in m.items()},
-                   "cs_rel": res["cs_rel"], "margin": res["npgd_minus_best_cs_db"],
-                   "seconds": time.perf_counter() - t}
-            rows.append(row)
-            print(f"{src:42s} {label:9s} ZF {row['snr']['zero-filled']:5.1f}  "
-                  f"WV {row['snr']['CS-WV']:5.1f}  TV {row['snr']['CS-TV']:5.1f}  "
-                  f"model {row['snr'][name]:5.1f}  margin {row['margin']:+6.2f} dB  "
-                  f"({row['seconds']:.0f} s)", flush=True)
-    return {"model": name, "rows": rows, "seconds": time.perf_counter() - start,
+    tasks = [(i, j) for i in range(len(SOURCES)) for j in range(len(CONDITIONS))]
+    if args.jobs == 1:
+        rows = [_row(args, i, j) for i, j in tasks]
+    else:
+        ctx = multiprocessing.get_context("spawn")  # no forked Torch thread pools
+        with ProcessPoolExecutor(args.jobs, mp_context=ctx) as pool:
+            rows = list(pool.map(_row, [args] * len(tasks), *zip(*tasks, strict=True)))
+    return {"model": rows[0]["model"], "rows": rows, "seconds": time.perf_counter() - start,
             "slices": args.slices, "cs_iters": args.cs_iters, "seed": args.seed,
-            "threads": _threads(), **_machine(),
+            "jobs": args.jobs, "threads": args.threads, **_machine(),
             "command": " ".join(["python", "scripts/cross_dataset.py", *sys.argv[1:]])}
 
 
 def _machine() -> dict:
     return {"cpus": os.cpu_count(), "cpu": platform.processor() or platform.machine()}
-
-
-def _threads() -> int:
-    import torch
-
-    return torch.get_num_threads()
 
 
 def _table(rows: list[dict], name: str) -> list[str]:
@@ -190,7 +204,8 @@ def write_page(result: dict, path: Path) -> Path:
         "",
         "Command (the run that wrote this page, "
         f"{result['seconds'] / 60:.1f} min on {result['cpus']} CPU cores, "
-        f"{result['threads']} Torch threads, {result['cpu']}):",
+        f"{result['jobs']} worker process(es) with {result['threads']} Torch "
+        f"thread(s) each, {result['cpu']}):",
         "",
         ".. code-block:: bash",
         "",
@@ -230,7 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", default=None, help="shipped model (default: the default model)")
     p.add_argument("--checkpoint", default=None, help="a model.pt from npgd train instead")
     p.add_argument("--device", default=None)
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--jobs", type=int, default=2,
+                   help="worker processes (default 2: the CS solvers use one core each)")
+    p.add_argument("--threads", type=int, default=1, help="Torch threads per worker")
     p.add_argument("--slices", type=int, default=2, help="scored slices per source (default 2)")
     p.add_argument("--cs-iters", type=int, default=300)
     p.add_argument("--grid-points", type=int, default=3)

@@ -224,8 +224,8 @@ def evaluate(
     methods = cs_methods(rels, cs_iters) if classic else {}
     if net is not None:
         methods[name] = neural(net, amp=amp)
-    rows, recons = compare_measured(x[keep], linops.MaskedFFT(masks[keep]), y[keep],
-                                        methods, log=log)
+    rows, recons = compare_measured(x[keep], linops.MaskedFFT(masks[keep]), y[keep], methods,
+                                    log=log)
     result = {
         "images": list(x.shape), "dtype": str(x.dtype), "accel": accel, "mask": mask,
         "noise_db": noise_db, "noise_std": noise_std, "seed": seed, "cs_iters": cs_iters,
