@@ -176,9 +176,7 @@ def test_images(source: str = "brain", slices: int | None = None) -> np.ndarray:
     >>> test_images("brain", slices=3).shape
     (3, 192, 160)
     """
-    x, info = readers.read_images(source)
-    if info.kind != "builtin":  # the sample's 66 test slices are the documented test set
-        x = x[readers.foreground(x, 0.1)]
+    x, _ = readers.read_images(source, min_fraction=0.1)
     if not np.iscomplexobj(x):
         x = data.with_synthetic_phase(x / np.percentile(x, 99.9), 1000)
     if slices is not None and slices < len(x):

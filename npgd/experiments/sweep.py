@@ -236,7 +236,8 @@ def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--sweep-sizes", type=_size, nargs="*", default=list(DEFAULT_SIZES),
                    metavar="N|HxW")
     g.add_argument("--sweep-slices", type=int, default=2,
-                   help="slices scored per condition (default 2; one more tunes CS)")
+                   help="slices scored per condition (default 2), besides the "
+                   "--calib-slices that tune CS")
     g.add_argument("--sweep-grid-points", type=int, default=3,
                    help="lambda grid values to start each tuning with (default 3)")
 

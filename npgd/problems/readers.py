@@ -499,8 +499,9 @@ def read_images(
     ``.npy`` / ``.npz``       an array ``(H, W)`` or ``(N, H, W)``
     ``.h5``                   fastMRI single-coil: the complex images of its k-space
     ``.cfl`` / ``.hdr``       BART: dims ``(H, W)`` or ``(H, W, N)`` after singletons
-    ``builtin:brain``         the embedded sample's test slices (complex, synthetic phase);
-                              plain ``brain`` means it only when no such file exists
+    ``builtin:brain``         the embedded sample's 66 test slices (complex, synthetic
+                              phase; all of them, whatever ``min_fraction``); plain
+                              ``brain`` means it only when no such file exists
     ========================  ==============================================================
 
     Volumes are sliced along ``axis`` (default the last; ``"all"`` for the three
@@ -543,7 +544,7 @@ def read_images(
         from npgd.problems.data import brain_slices
 
         stack, files, kind = [brain_slices("test")[0]], (BUILTIN,), "builtin"
-        skipped = 0
+        skipped, min_fraction = 0, 0.0  # the documented test set, whole
     elif not p.exists():
         raise DataError(f"{p}: no such file or folder")
     else:
