@@ -12,7 +12,8 @@ from a wide, reproducible distribution built only from data available offline:
   a random intensity per label, texture, blur, bias field, resolution change), scikit-image's
   bundled natural images and random ellipse scenes;
 - **geometry**: slices in all three orientations, any rotation, flips, zoom so the object
-  fills anything from half to more than the whole field of view, matrix sizes from 48 to 320
+  fills anything from a fifth to more than the whole field of view (small objects in an
+  empty field of view are where a brain-trained prior lost most), matrix sizes from 48 to 256
   per side, square or not;
 - **contrast**: identity, random gamma, random monotone and non-monotone intensity maps
   (T2-like inversions included), bias fields, blur and low resolution, and noise in the
@@ -320,7 +321,7 @@ class SynthData:
         else:
             th = rng.integers(4) * np.pi / 2 + np.deg2rad(rng.uniform(-15, 15))
         # object extent relative to the field of view: from a small object to a crop inside it
-        fill = math.exp(rng.uniform(math.log(0.55), math.log(1.8)))
+        fill = math.exp(rng.uniform(math.log(0.2), math.log(1.8)))
         scale = max(x.shape) / (fill * max(shape))  # source pixels per output pixel
         if scale > 1.3:  # anti-alias before shrinking
             x = ndimage.gaussian_filter(x, 0.45 * scale)
