@@ -10,7 +10,7 @@ from npgd import backend
 from npgd._util import check_positive_float
 
 __all__ = ["Prox", "Zero", "L1", "Box", "Chain", "soft_threshold", "init_state",
-           "call_with_state"]
+           "call_with_state", "Weight"]
 
 
 _TINY = float(np.finfo(np.float32).tiny)
@@ -34,6 +34,69 @@ def soft_threshold(x: Any, t: Any) -> Any:
     # max(1 - t/|x|, 0) with |x| floored at float32's smallest normal number (valid in both
     # precisions): 0 where x = 0 and t > 0, 1 where t = 0, never 0/0; 6 passes over the array.
     return x * xp.clip(1 - t / xp.clip(xp.abs(x), _TINY, None), 0, None)
+
+
+class Weight:
+    """A prior's weight :math:`\\lambda \\ge 0`: one number, or one per image of a batch.
+
+    ``lam`` is a finite real number, or an array (NumPy, or a CuPy/Torch array, read once
+    here) of finite non-negative reals whose shape broadcasts against the batch axes of the
+    images the prior is called with (everything but the last two axes): shape ``(N,)`` for a
+    stack ``(N, H, W)``, ``(N, 1)`` for ``(N, C, H, W)``. Batched classic solvers use it to
+    give every slice its own weight in one solve. ``like(x)`` gives the weight ready to
+    multiply ``x``'s per-image quantities: the number itself, or the array on ``x``'s backend
+    and device, in its real precision (no upcast), with two trailing unit axes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Weight("L1", 0.5).like(np.ones((3, 4, 4)))
+    0.5
+    >>> Weight("L1", np.array([0.1, 0.2])).like(np.ones((2, 4, 4), np.complex64)).shape
+    (2, 1, 1)
+    """
+
+    def __init__(self, where: str, lam: Any):
+        self.where = where
+        if backend.is_array(lam) or isinstance(lam, list | tuple):
+            a = np.asarray(backend.to_numpy(lam) if backend.is_array(lam) else lam)
+            if a.ndim == 0:
+                lam = a[()]
+            else:
+                if a.dtype.kind not in "iuf":
+                    raise TypeError(f"{where}: lam must be real numbers, got dtype {a.dtype}")
+                a = a.astype(np.float64)
+                if not np.all(np.isfinite(a)) or np.any(a < 0):
+                    raise ValueError(f"{where}: lam must be finite and >= 0 everywhere, got {a}")
+                self.value: float | np.ndarray = a
+                self._held = backend.Held(a[..., None, None])
+                return
+        self.value = check_positive_float(where, "lam", lam, allow_zero=True)
+
+    @property
+    def batched(self) -> bool:
+        """True for one weight per image."""
+        return not isinstance(self.value, float)
+
+    def like(self, x: Any) -> Any:
+        if not self.batched:
+            return self.value
+        batch = tuple(x.shape[:-2])
+        try:
+            fits = np.broadcast_shapes(self.value.shape, batch) == batch
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(
+                f"{self.where}: lam of shape {self.value.shape} must broadcast against the "
+                f"batch axes {batch} of x (shape {tuple(x.shape)})"
+            )
+        return self._held.like(x)
+
+    def __format__(self, spec: str) -> str:
+        if self.batched:
+            return f"<{self.value.size} weights>"
+        return format(self.value, spec)
 
 
 class Prox:
@@ -115,6 +178,11 @@ def call_with_state(prox: Any, x: Any, step: Any, state: Any) -> tuple[Any, Any]
     return prox(x, step), state
 
 
+def _per_image(lam: Any) -> Any:
+    """A :meth:`Weight.like` value for per-image sums (the two trailing unit axes dropped)."""
+    return lam if isinstance(lam, float) else lam[..., 0, 0]
+
+
 class Zero(Prox):
     """The zero prior :math:`\\psi = 0`, whose prox is the identity (plain least squares).
 
@@ -135,7 +203,7 @@ class Zero(Prox):
 
 class L1(Prox):
     """:math:`\\psi(x) = \\lambda \\|x\\|_1`; prox = complex soft-thresholding at
-    :math:`\\lambda s`.
+    :math:`\\lambda s`. ``lam`` is a number or one weight per image (:class:`Weight`).
 
     Examples
     --------
@@ -144,15 +212,16 @@ class L1(Prox):
     array([0.5, 0. ])
     """
 
-    def __init__(self, lam: float):
-        self.lam = check_positive_float("L1", "lam", lam, allow_zero=True)
+    def __init__(self, lam: Any):
+        self._lam = Weight("L1", lam)
+        self.lam = self._lam.value
 
     def __call__(self, x: Any, step: float) -> Any:
-        return soft_threshold(x, self.lam * step)
+        return soft_threshold(x, self._lam.like(x) * step)
 
     def cost(self, x: Any) -> Any:
         xp = backend.namespace(x)
-        return self.lam * xp.sum(xp.abs(x), axis=(-2, -1))
+        return _per_image(self._lam.like(x)) * xp.sum(xp.abs(x), axis=(-2, -1))
 
 
 class Box(Prox):

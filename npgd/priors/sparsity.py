@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from npgd import backend, linops
-from npgd._util import check_int, check_positive_float
-from npgd.priors.base import Prox, soft_threshold
+from npgd._util import check_int
+from npgd.priors.base import Prox, Weight, _per_image, soft_threshold
 
 __all__ = ["L1Wavelet", "TV", "default_levels"]
 
@@ -41,9 +41,11 @@ class L1Wavelet(Prox):
 
     Parameters
     ----------
-    lam : float
+    lam : float or array
         Weight :math:`\\lambda \\ge 0`, in the units of the wavelet coefficients of the image
-        (see :func:`npgd.solvers.lambda_max` for a scale relative to the data).
+        (see :func:`npgd.solvers.lambda_max` for a scale relative to the data); or one weight
+        per image, an array broadcasting against the batch axes (:class:`Weight`), so that
+        one batched solve treats every slice as its own solve would.
     shape : (H, W)
         Image shape.
     wavelet : str
@@ -88,7 +90,8 @@ class L1Wavelet(Prox):
         threshold_coarse: bool = False,
         seed: int = 0,
     ):
-        self.lam = check_positive_float("L1Wavelet", "lam", lam, allow_zero=True)
+        self._lam = Weight("L1Wavelet", lam)
+        self.lam = self._lam.value
         shape = tuple(shape)
         self.levels = default_levels(shape) if levels is None else levels
         self.W = linops.Wavelet(shape, wavelet, self.levels)
@@ -104,7 +107,7 @@ class L1Wavelet(Prox):
         return np.random.default_rng(self.seed) if self.cycle_spin else None
 
     def with_state(self, x: Any, step: float, rng: Any) -> tuple[Any, Any]:
-        t = self.weights.like(x) * (self.lam * step)
+        t = self.weights.like(x) * (self._lam.like(x) * step)
         if not self.cycle_spin:
             return self.W.H(soft_threshold(self.W(x), t)), rng
         xp = backend.namespace(x)
@@ -115,10 +118,11 @@ class L1Wavelet(Prox):
 
     def cost(self, x: Any) -> Any:
         xp = backend.namespace(x)
-        return self.lam * xp.sum(self.weights.like(x) * xp.abs(self.W(x)), axis=(-2, -1))
+        return _per_image(self._lam.like(x)) * xp.sum(self.weights.like(x) * xp.abs(self.W(x)),
+                                                      axis=(-2, -1))
 
     def __repr__(self) -> str:
-        return (f"L1Wavelet(lam={self.lam:g}, {self.W!r}, cycle_spin={self.cycle_spin})")
+        return f"L1Wavelet(lam={self._lam:g}, {self.W!r}, cycle_spin={self.cycle_spin})"
 
 
 class TV(Prox):
@@ -135,8 +139,9 @@ class TV(Prox):
 
     Parameters
     ----------
-    lam : float
-        Weight :math:`\\lambda \\ge 0`.
+    lam : float or array
+        Weight :math:`\\lambda \\ge 0`, or one per image (an array broadcasting against the
+        batch axes, :class:`Weight`).
     shape : (H, W)
         Image shape.
     iters : int
@@ -168,7 +173,8 @@ class TV(Prox):
         boundary: str = "neumann",
         warm_start: bool = True,
     ):
-        self.lam = check_positive_float("TV", "lam", lam, allow_zero=True)
+        self._lam = Weight("TV", lam)
+        self.lam = self._lam.value
         self.iters = check_int("TV", "iters", iters)
         self.D = linops.FiniteDifference(tuple(shape), boundary)
         self.warm_start = bool(warm_start)
@@ -176,16 +182,22 @@ class TV(Prox):
     def with_state(self, x: Any, step: float, dual: Any) -> tuple[Any, Any]:
         """``(prox(x, step), p)`` with ``p`` the dual solution, FGP started from ``dual``
         (zeros when None or without ``warm_start``)."""
-        tau = self.lam * step
-        if tau == 0:
-            return x, dual
+        tau = self._lam.like(x) * step
         xp = backend.namespace(x)
+        if not self._lam.batched:
+            if tau == 0:
+                return x, dual
+            fgp_tau = tau
+        else:
+            # Images with weight 0 keep x: FGP runs there with tau = 1 (finite duals) and
+            # x - 0 * D^H p is x.
+            fgp_tau = xp.where(tau > 0, tau, xp.ones_like(tau))
         shape = tuple(x.shape[:-2]) + self.D.oshape
         if dual is None or not self.warm_start:
             dual = xp.zeros(shape, dtype=x.dtype, device=backend.device(x))
         elif tuple(dual.shape) != shape:
             raise ValueError(f"TV: the dual state has shape {tuple(dual.shape)}, x needs {shape}")
-        p = _fgp(x, tau, dual, self.iters, self.D)
+        p = _fgp(x, fgp_tau, dual, self.iters, self.D)
         return x - tau * self.D.H(p), p
 
     def cost(self, x: Any) -> Any:
@@ -198,7 +210,7 @@ class TV(Prox):
         return f"TV(lam={self.lam:g}, {self.D.ishape}, iters={self.iters})"
 
 
-def _fgp(x: Any, tau: float, p0: Any, iters: int, D: linops.FiniteDifference) -> Any:
+def _fgp(x: Any, tau: Any, p0: Any, iters: int, D: linops.FiniteDifference) -> Any:
     """The dual solution of the TV prox by FGP (Beck & Teboulle 2009), from ``p0``.
 
     .. math:: q = r + \\tfrac{1}{8\\tau} D(x - \\tau D^H r), \\quad
@@ -208,14 +220,16 @@ def _fgp(x: Any, tau: float, p0: Any, iters: int, D: linops.FiniteDifference) ->
     One algorithm, two codings of it: NumPy/CuPy arrays with Neumann differences run the
     in-place kernel :func:`_fgp_inplace`, everything else (Torch, whose autograd needs
     out-of-place operations, and periodic boundaries) this loop; both give the same iterates.
-    ``p0`` is not modified.
+    ``p0`` is not modified. ``tau`` > 0 is a number or one per image (shape
+    ``(*batch, 1, 1)``).
     """
     if backend.has_ufuncs(x) and D.boundary == "neumann":
         return _fgp_inplace(x, tau, p0, iters)
     xp = backend.namespace(x)
     p, r, t = p0, p0, 1.0
+    inv = 1 / (8 * _dual_shaped(tau))
     for _ in range(iters):
-        q = r + D(x - tau * D.H(r)) * (1 / (8 * tau))
+        q = r + D(x - tau * D.H(r)) * inv
         norm = xp.sqrt(xp.sum(xp.real(q * xp.conj(q)), axis=-3, keepdims=True))
         p_new = q / xp.clip(norm, 1.0, None)
         t_new = (1 + math.sqrt(1 + 4 * t * t)) / 2
@@ -224,7 +238,13 @@ def _fgp(x: Any, tau: float, p0: Any, iters: int, D: linops.FiniteDifference) ->
     return p
 
 
-def _fgp_inplace(x: Any, tau: float, p0: Any, iters: int) -> Any:
+def _dual_shaped(tau: Any) -> Any:
+    """A per-image ``tau`` ``(*batch, 1, 1)`` as ``(*batch, 1, 1, 1)``, for the duals'
+    ``(*batch, 2, H, W)``; a number as it is."""
+    return tau[..., None, :, :] if getattr(tau, "ndim", 0) else tau
+
+
+def _fgp_inplace(x: Any, tau: Any, p0: Any, iters: int) -> Any:
     """:func:`_fgp` for Neumann differences on NumPy/CuPy, computed in place on real views.
 
     Each image is seen as one contiguous run of ``H*W*c`` reals (``c`` = 2 for complex:
@@ -256,6 +276,9 @@ def _fgp_inplace(x: Any, tau: float, p0: Any, iters: int) -> Any:
     sq = xp.empty_like(q)
     s2 = xp.empty_like(u)
     inv = xp.empty(tuple(u.shape[:-1]) + (H * W,), dtype=u.dtype, device=backend.device(x))
+    # On the flat views an image is (..., H*W*c) and a dual (..., 2, H*W*c).
+    tau_image = tau[..., 0] if getattr(tau, "ndim", 0) else tau
+    inv_dual = 1 / (8 * tau)
     t = 1.0
     for _ in range(iters):
         ry, rx = r[..., 0, :], r[..., 1, :]
@@ -263,14 +286,14 @@ def _fgp_inplace(x: Any, tau: float, p0: Any, iters: int) -> Any:
         g[..., sy:] += ry[..., :-sy]
         g -= rx
         g[..., sx:] += rx[..., :-sx]
-        g *= -tau  # z = x - tau D^H r
+        g *= -tau_image  # z = x - tau D^H r
         g += u
         qy, qx = q[..., 0, :], q[..., 1, :]  # q = r + D z / (8 tau)
         xp.subtract(g[..., sy:], g[..., :-sy], out=qy[..., :-sy])
         qy[..., -sy:] = 0
         xp.subtract(g[..., sx:], g[..., :-sx], out=qx[..., :-sx])
         xp.reshape(qx, tuple(qx.shape[:-1]) + (H, W * c))[..., -c:] = 0
-        q *= 1 / (8 * tau)
+        q *= inv_dual
         q += r
         # Project each pixel's (direction, real part) vector onto the unit ball.
         xp.multiply(q, q, out=sq)

@@ -102,7 +102,8 @@ def power_norm(*args: Any, **kwargs: Any) -> float:
     return squared_norm(*args, **kwargs)
 
 
-def lambda_max(A: LinearOperator, y: Any, transform: LinearOperator | None = None) -> float:
+def lambda_max(A: LinearOperator, y: Any, transform: LinearOperator | None = None, *,
+               per_sample: bool = False) -> Any:
     """The data's scale for an l1 weight: :math:`\\lambda_{\\max} = \\|T A^H y\\|_\\infty`.
 
     For :math:`\\min_x \\tfrac12\\|Ax - y\\|^2 + \\lambda\\|x\\|_1` every
@@ -111,7 +112,10 @@ def lambda_max(A: LinearOperator, y: Any, transform: LinearOperator | None = Non
     Regularization weights are therefore best given *relative* to it,
     ``lam = rel * lambda_max(A, y, W)`` with ``rel`` around 1e-3..1e-1, which makes them
     independent of the data's units, the k-space scaling and the image size (the confusion of
-    SigPy's issue #23). The maximum is taken over the batch.
+    SigPy's issue #23). The maximum is taken over the batch, or, with ``per_sample=True``,
+    over each sample's own axes (``A.ishape`` after the transform), giving a NumPy array of the
+    batch shape: ``rel * lambda_max(A, y, W, per_sample=True)`` is the per-slice weight that a
+    batched solve takes (:class:`npgd.priors.Weight`).
 
     Examples
     --------
@@ -121,9 +125,14 @@ def lambda_max(A: LinearOperator, y: Any, transform: LinearOperator | None = Non
     >>> y = A(np.ones((8, 8)))
     >>> round(lambda_max(A, y), 6)
     1.0
+    >>> lambda_max(A, np.stack([y, 3 * y]), per_sample=True).round(6)
+    array([1., 3.])
     """
     x = A.H(y)
     if transform is not None:
         x = transform(x)
     xp = backend.namespace(x)
+    if per_sample:
+        axes = tuple(range(-len(A.ishape), 0))
+        return backend.to_numpy(xp.max(xp.abs(x), axis=axes)).astype(np.float64)
     return float(backend.to_numpy(xp.max(xp.abs(x))))
