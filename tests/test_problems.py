@@ -38,6 +38,20 @@ def test_mask_errors():
         mri.line_mask((8, 8), 2, kind="spiral")
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_simulate_refuses_non_finite_images_and_noise(bad):
+    x = np.ones((2, 8, 8), np.float32)
+    m = mri.vd_mask((8, 8), 2, seed=0, calib=2)
+    with pytest.raises(ValueError, match="noise_std must be a finite real number >= 0"):
+        mri.simulate(x, m, noise_std=bad)
+    x[1, 2, 3] = bad
+    with pytest.raises(ValueError, match="x holds NaN or Inf"):
+        mri.simulate(x, m)
+    torch = pytest.importorskip("torch")
+    with pytest.raises(ValueError, match="x holds NaN or Inf"):
+        mri.simulate(torch.from_numpy(x), torch.from_numpy(m))
+
+
 def test_metric_values():
     x = rng.random((3, 32, 32))
     noisy = x + 0.05 * rng.standard_normal(x.shape)
@@ -49,6 +63,29 @@ def test_metric_values():
     np.testing.assert_allclose(metrics.nrmse(x, x), 0)
     with pytest.raises(ValueError, match="shapes differ"):
         metrics.snr(x, noisy[:, :4])
+
+
+@pytest.mark.parametrize("name", ["snr", "psnr", "nrmse", "ssim"])
+def test_metrics_refuse_what_would_be_nan(name):
+    f = getattr(metrics, name)
+    x = rng.random((2, 8, 8))
+    bad = x.copy()
+    bad[1, 3, 3] = np.nan
+    for a, b in ((bad, x), (x, bad), (x, np.where(np.isnan(bad), np.inf, x))):
+        with pytest.raises(ValueError, match=f"{name}: (ref|est) holds NaN or Inf"):
+            f(a, b)
+    with pytest.raises(TypeError, match="real or complex array"):
+        f(x.astype(object), x)
+    zero = x.copy()
+    zero[0] = 0
+    if name == "ssim":  # defined: its constants keep the ratio finite
+        assert np.isfinite(f(zero, x)).all()
+    else:
+        with pytest.raises(ValueError, match="reference image is all zero"):
+            f(zero, x)
+    assert not np.isnan(f(x, x)).any()
+    if name in ("snr", "psnr"):
+        assert np.isinf(f(x, x)).all()  # exact: infinitely good, not undefined
 
 
 def test_ssim_is_scikit_image_definition():

@@ -12,22 +12,35 @@ from npgd import backend
 __all__ = ["nrmse", "psnr", "snr", "ssim"]
 
 
-def _mag(a: Any) -> np.ndarray:
-    return np.abs(np.asarray(backend.to_numpy(a)))
-
-
-def _check_pair(ref: Any, est: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
-    r, e = _mag(ref), _mag(est)
+def _check_pair(ref: Any, est: Any, where: str, magnitude: bool = True,
+                zero_ref: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """``ref`` and ``est`` as NumPy arrays (their magnitudes), checked: same shape
+    ``(..., H, W)``, numbers, finite, and (unless ``zero_ref``) no all-zero reference image,
+    for which the score is undefined. A score is never NaN: bad input is an error."""
+    pair = []
+    for name, a in (("ref", ref), ("est", est)):
+        v = np.asarray(backend.to_numpy(a))
+        if v.dtype.kind not in "biufc":
+            raise TypeError(f"{where}: {name} must be a real or complex array, got {v.dtype}")
+        if not np.isfinite(v).all():
+            raise ValueError(f"{where}: {name} holds NaN or Inf values, expected finite images")
+        pair.append(np.abs(v) if magnitude else v)
+    r, e = pair
     if r.shape != e.shape:
         raise ValueError(f"{where}: ref and est shapes differ: {r.shape} vs {e.shape}")
-    if r.ndim < 2:
+    if r.ndim < 2 or 0 in r.shape:
         raise ValueError(f"{where}: images must have shape (..., H, W), got {r.shape}")
+    if not zero_ref and not np.abs(r).max(axis=(-2, -1)).all():
+        raise ValueError(f"{where}: a reference image is all zero, its score is undefined; "
+                         "expected non-zero reference images")
     return r, e
 
 
 def snr(ref: Any, est: Any) -> np.ndarray:
     """SNR in dB on magnitudes, per image: :math:`20\\log_{10}\\frac{\\||x|\\|}{\\||x| -
     |\\hat x|\\|}` (the definition of Mardani et al., NeurIPS 2018), over the last two axes.
+    An exact estimate scores ``inf``; NaN or Inf values and an all-zero reference image
+    (whose SNR is undefined) are a ValueError, so a score is never NaN.
 
     Examples
     --------
@@ -66,10 +79,7 @@ def nrmse(ref: Any, est: Any) -> np.ndarray:
     >>> float(nrmse(np.ones((4, 4)), np.zeros((4, 4))))
     1.0
     """
-    r = np.asarray(backend.to_numpy(ref))
-    e = np.asarray(backend.to_numpy(est))
-    if r.shape != e.shape:
-        raise ValueError(f"nrmse: ref and est shapes differ: {r.shape} vs {e.shape}")
+    r, e = _check_pair(ref, est, "nrmse", magnitude=False)
     err = np.sqrt((np.abs(r - e) ** 2).sum(axis=(-2, -1)))
     return err / np.sqrt((np.abs(r) ** 2).sum(axis=(-2, -1)))
 
@@ -99,7 +109,7 @@ def ssim(ref: Any, est: Any, win_size: int = 7) -> np.ndarray:
     """
     from scipy.ndimage import uniform_filter
 
-    r, e = _check_pair(ref, est, "ssim")
+    r, e = _check_pair(ref, est, "ssim", zero_ref=True)
     if min(r.shape[-2:]) < win_size:
         raise ValueError(f"ssim: images must be at least {win_size}x{win_size}, got "
                          f"{r.shape[-2]}x{r.shape[-1]}")

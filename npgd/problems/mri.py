@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from npgd import backend, linops
+from npgd._util import check_positive_float
 
 __all__ = ["vd_mask", "vd_radial_mask", "line_mask", "simulate", "acceleration"]
 
@@ -187,7 +188,8 @@ def simulate(
     :math:`v \\sim \\mathcal{CN}(0, \\sigma^2)` on the sampled locations.
 
     Returns the operator ``A = linops.MaskedFFT(mask)`` and ``y`` (on ``x``'s backend, complex
-    in its precision).
+    in its precision). A NaN or Inf in ``x`` and a NaN, infinite or negative ``noise_std``
+    are a ValueError.
 
     Examples
     --------
@@ -196,10 +198,12 @@ def simulate(
     >>> y.shape, y.dtype
     ((2, 8, 8), dtype('complex128'))
     """
-    if noise_std < 0:
-        raise ValueError(f"simulate: noise_std must be >= 0, got {noise_std!r}")
+    check_positive_float("simulate", "noise_std", noise_std, allow_zero=True)
     A = linops.MaskedFFT(mask)
     y = A(x)
+    # a NaN or Inf pixel spreads over all of k-space: refuse it rather than return NaN data
+    if not bool(backend.namespace(y).all(backend.namespace(y).isfinite(y))):
+        raise ValueError("simulate: x holds NaN or Inf values, expected finite images")
     if noise_std > 0:
         rng = np.random.default_rng(seed)
         shape = tuple(y.shape)
