@@ -12,6 +12,9 @@ on NumPy, CuPy or Torch arrays, batched over leading axes, for real or complex i
 ``Chain``          apply several proximal operators in turn
 =================  ==============================================================
 
+``lam`` of ``L1``, ``L1Wavelet`` and ``TV`` is a number or one weight per image
+(:class:`Weight`), so one batched solve gives every slice its own weight.
+
 Learned proximals (``torch.nn.Module``, need the ``torch`` extra; imported on first use), from
 Mardani et al., "Neural Proximal Gradient Descent for Compressive Imaging", NeurIPS 2018:
 
@@ -21,11 +24,11 @@ Mardani et al., "Neural Proximal Gradient Descent for Compressive Imaging", Neur
 =================  ==============================================================
 """
 
-from npgd.priors.base import L1, Box, Chain, Prox, Zero, soft_threshold
+from npgd.priors.base import L1, Box, Chain, Prox, Weight, Zero, soft_threshold
 from npgd.priors.sparsity import TV, L1Wavelet, default_levels
 
-__all__ = ["Box", "Chain", "L1", "L1Wavelet", "Prox", "ResNetProx", "SwishProx", "TV", "Zero",
-           "default_levels", "soft_threshold"]
+__all__ = ["Box", "Chain", "L1", "L1Wavelet", "Prox", "ResNetProx", "SwishProx", "TV", "Weight",
+           "Zero", "default_levels", "soft_threshold"]
 
 _LEARNED = ("ResNetProx", "SwishProx")
 

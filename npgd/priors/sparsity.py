@@ -34,10 +34,16 @@ def default_levels(shape: tuple[int, int], max_levels: int = 3, min_coarse: int 
 
 
 class L1Wavelet(Prox):
-    """:math:`\\psi(x) = \\lambda \\|W x\\|_1` over the wavelet detail coefficients (CS-WV).
+    """:math:`\\psi(x) = \\lambda \\|W x\\|_1` over the wavelet coefficients (CS-WV).
 
     The prox of an orthonormal :math:`W` is exact: :math:`W^H \\operatorname{soft}(W x,
     \\lambda s)`, complex soft-thresholding (the magnitude shrinks, the phase stays).
+
+    Like BART's ``pics -R W`` (its ``wavthresh.c`` soft-thresholds every coefficient the
+    transform returns), the coarsest approximation band is thresholded too, by default: in
+    the image's background, which is most of an MR slice, those coefficients carry only
+    undersampling aliasing, and shrinking them removes it (the CS-MRI table of
+    :doc:`benchmarks` compares both choices).
 
     Parameters
     ----------
@@ -61,8 +67,8 @@ class L1Wavelet(Prox):
         ``pics -R W`` does. Iterated inside ISTA/FISTA this averages the prior over
         translations and removes the blocky artefacts of a fixed wavelet grid. Default True.
     threshold_coarse : bool
-        Also shrink the coarsest approximation coefficients. Default False: they carry the
-        image's low-pass content, which is not sparse.
+        Also shrink the coarsest approximation coefficients (default True, as BART does);
+        False leaves the low-pass band untouched and penalises the details only.
     seed : int
         Seed of the cycle-spinning shifts. Each solve draws its shifts from a fresh
         ``numpy.random.default_rng(seed)`` (the prior's state, see :class:`Prox`), so the same
@@ -87,7 +93,7 @@ class L1Wavelet(Prox):
         wavelet: str = "db2",
         levels: int | None = None,
         cycle_spin: bool = True,
-        threshold_coarse: bool = False,
+        threshold_coarse: bool = True,
         seed: int = 0,
     ):
         self._lam = Weight("L1Wavelet", lam)
