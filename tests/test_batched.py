@@ -110,3 +110,23 @@ def test_lambda_max_per_sample():
     np.testing.assert_allclose(per, [solvers.lambda_max(linops.MaskedFFT(masks[k]), y[k], W)
                                      for k in range(3)], rtol=1e-6)
     assert per.max() == pytest.approx(solvers.lambda_max(A, y, W))
+    D = linops.FiniteDifference(SHAPE)  # a transform with an axis of its own
+    np.testing.assert_allclose(solvers.lambda_max(A, y, D, per_sample=True),
+                               [solvers.lambda_max(linops.MaskedFFT(masks[k]), y[k], D)
+                                for k in range(3)], rtol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(16, 16), (18, 22)])  # divisible, and on a padded grid
+def test_experiment_baselines_batched_equal_per_slice(shape):
+    from npgd import experiments as ex
+
+    x = np.stack([data.phantom(shape, seed=k, dtype="complex64") for k in range(3)])
+    masks = np.stack([mri.vd_mask(shape, 2.5, seed=k, calib=4) for k in range(3)])
+    A, y = mri.simulate(x, masks)
+    y = y.astype(np.complex64)
+    for method in (ex.cs_wv, ex.cs_tv):
+        batched = method(A, y, iters=10, rel=1e-3, batch=2)
+        for k in range(3):
+            one = method(linops.MaskedFFT(masks[k]), y[k], iters=10, rel=1e-3)
+            np.testing.assert_allclose(batched[k], one, rtol=2e-5,
+                                       atol=2e-5 * np.abs(one).max())

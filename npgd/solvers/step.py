@@ -113,9 +113,9 @@ def lambda_max(A: LinearOperator, y: Any, transform: LinearOperator | None = Non
     ``lam = rel * lambda_max(A, y, W)`` with ``rel`` around 1e-3..1e-1, which makes them
     independent of the data's units, the k-space scaling and the image size (the confusion of
     SigPy's issue #23). The maximum is taken over the batch, or, with ``per_sample=True``,
-    over each sample's own axes (``A.ishape`` after the transform), giving a NumPy array of the
-    batch shape: ``rel * lambda_max(A, y, W, per_sample=True)`` is the per-slice weight that a
-    batched solve takes (:class:`npgd.priors.Weight`).
+    over each sample's own axes (those of ``A.ishape``, or of the transform's ``oshape``),
+    giving a NumPy array of the batch shape: ``rel * lambda_max(A, y, W, per_sample=True)``
+    is the per-slice weight a batched solve takes (:class:`npgd.priors.Weight`).
 
     Examples
     --------
@@ -133,6 +133,7 @@ def lambda_max(A: LinearOperator, y: Any, transform: LinearOperator | None = Non
         x = transform(x)
     xp = backend.namespace(x)
     if per_sample:
-        axes = tuple(range(-len(A.ishape), 0))
+        n = len(A.ishape if transform is None else transform.oshape)
+        axes = tuple(range(-n, 0))
         return backend.to_numpy(xp.max(xp.abs(x), axis=axes)).astype(np.float64)
     return float(backend.to_numpy(xp.max(xp.abs(x))))
