@@ -137,8 +137,9 @@ def wait_for(path, proc, seconds=180):
         time.sleep(0.2)
 
 
-@pytest.mark.parametrize("sig,status", [(signal.SIGINT, 130), (signal.SIGTERM, 143),
-                                        (signal.SIGHUP, 129)])
+@pytest.mark.parametrize("sig,status", [
+    pytest.param(signal.SIGINT, 130, marks=pytest.mark.slow), (signal.SIGTERM, 143),
+    pytest.param(signal.SIGHUP, 129, marks=pytest.mark.slow)])
 def test_interrupted_run_saves_says_how_to_resume_and_fails(tmp_path, sig, status):
     out = tmp_path / "run"
     p = npgd("train", "--out", out, *TINY, "--steps", "100000", "--ckpt-every", "1",

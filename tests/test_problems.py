@@ -50,6 +50,8 @@ def test_simulate_refuses_non_finite_images_and_noise(bad):
     torch = pytest.importorskip("torch")
     with pytest.raises(ValueError, match="x holds NaN or Inf"):
         mri.simulate(torch.from_numpy(x), torch.from_numpy(m))
+    with pytest.raises(ValueError, match="overflow its precision"):
+        mri.simulate(np.full((8, 8), np.finfo(np.float32).max), m)
 
 
 def test_metric_values():

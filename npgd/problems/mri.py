@@ -188,8 +188,8 @@ def simulate(
     :math:`v \\sim \\mathcal{CN}(0, \\sigma^2)` on the sampled locations.
 
     Returns the operator ``A = linops.MaskedFFT(mask)`` and ``y`` (on ``x``'s backend, complex
-    in its precision). A NaN or Inf in ``x`` and a NaN, infinite or negative ``noise_std``
-    are a ValueError.
+    in its precision). A NaN or Inf in ``x``, values so large that the FFT overflows, and a
+    NaN, infinite or negative ``noise_std`` are a ValueError.
 
     Examples
     --------
@@ -199,11 +199,18 @@ def simulate(
     ((2, 8, 8), dtype('complex128'))
     """
     check_positive_float("simulate", "noise_std", noise_std, allow_zero=True)
+    xp = backend.check_array(x, "x", "simulate")
+    # A NaN or Inf pixel spreads over all of k-space, and a huge one overflows the FFT sums
+    # (at most H W max|x|, for y and for A^H y alike): refuse both rather than return NaN/Inf.
+    peak = float(xp.max(xp.abs(x))) if math.prod(x.shape) else 0.0
+    if not math.isfinite(peak):
+        raise ValueError("simulate: x holds NaN or Inf values, expected finite images")
+    limit = float(xp.finfo(backend.result_dtype(x, complex_=True)).max)
+    if peak * math.prod(tuple(x.shape)[-2:]) >= limit:
+        raise ValueError(f"simulate: max |x| = {peak:.3g} makes the k-space of x overflow its "
+                         f"precision, expected max |x| < {limit:.3g} / (H W)")
     A = linops.MaskedFFT(mask)
     y = A(x)
-    # a NaN or Inf pixel spreads over all of k-space: refuse it rather than return NaN data
-    if not bool(backend.namespace(y).all(backend.namespace(y).isfinite(y))):
-        raise ValueError("simulate: x holds NaN or Inf values, expected finite images")
     if noise_std > 0:
         rng = np.random.default_rng(seed)
         shape = tuple(y.shape)
