@@ -149,6 +149,13 @@ def test_evaluate_odd_shapes_real_and_complex(tiny_net, shape):
         assert np.isfinite(res["npgd_minus_best_cs_db"])
 
 
+def test_model_scores_do_not_depend_on_the_intensity_scale(tiny_net):
+    x = np.stack([data.phantom((24, 32), seed=s) for s in range(2)])
+    a, _, _ = ev.evaluate(x, tiny_net, classic=False, noise_db=30, seed=0)
+    b, _, _ = ev.evaluate(1e4 * x, tiny_net, classic=False, noise_db=30, seed=0)
+    assert a["methods"][-1]["snr"] == pytest.approx(b["methods"][-1]["snr"], abs=1e-2)
+
+
 def test_nan_model_is_a_clear_error(tiny_net):
     import copy
 
