@@ -81,7 +81,7 @@ def test_training_on_the_mix_is_reproducible(tmp_path):
     from npgd.train import TrainConfig, train
 
     cfg = TrainConfig(features=4, iters=2, steps=2, batch_size=2, lr=1e-3, val_every=2,
-                      val_slices=2, ckpt_every=2, data="mix", normalized_loss=True)
+                      val_slices=2, ckpt_every=2, data="mix", loss="log")
     nets = [train(cfg, tmp_path / f"run{k}", progress=False) for k in range(2)]
     for a, b in zip(nets[0].state_dict().values(), nets[1].state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)

@@ -87,8 +87,10 @@ class TrainConfig:
     ckpt_every: int = _field(500, "write last.pt every this many steps")
     gan_weight: float = _field(0.0, "final weight of the LSGAN term, in [0, 1) (0: off)")
     gan_warmup: int = _field(1000, "steps over which the LSGAN weight ramps up from 0")
-    normalized_loss: bool = _field(False, "divide each sample's (P2) terms by its energy "
-                                   "(squared NRMSE: samples of any scale count alike)")
+    loss: str = _field("p2", "'p2': (P2) per pixel; 'normalized': each sample's (P2) over "
+                       "its energy (squared NRMSE); 'log': the mean of that in dB, so every "
+                       "sample's relative error counts alike, clean and noisy ones",
+                       choices=("p2", "normalized", "log"))
     init: str | None = _field(None, "start from these weights (a model.pt/last.pt or a "
                               "shipped model name; same architecture, or a shared-weights "
                               "one to untie with --no-shared), with a fresh optimizer",
@@ -124,7 +126,10 @@ class TrainConfig:
                 check_int(where, name, getattr(self, name), 1)
             for name in ("val_slices", "gan_warmup", "seed"):
                 check_int(where, name, getattr(self, name), 0)
-            for name in ("shared", "amp", "normalized_loss"):
+            if self.loss not in ("p2", "normalized", "log"):
+                raise ValueError(f"{where}: loss must be 'p2', 'normalized' or 'log', got "
+                                 f"{self.loss!r}")
+            for name in ("shared", "amp"):
                 if not isinstance(getattr(self, name), bool):
                     raise ValueError(f"{where}: {name} must be True or False, got "
                                      f"{getattr(self, name)!r}")

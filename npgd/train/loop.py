@@ -270,7 +270,7 @@ def _train_step(run: _Run) -> float:
                             seed=[c.seed, run.step, run.rank])
     with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
         iterates = run.model(A, y, return_all=True)
-    loss = losses.p2_loss(A, y, x, iterates, c.beta, normalized=c.normalized_loss)
+    loss = losses.p2_loss(A, y, x, iterates, c.beta, normalized=c.loss)
     if run.gan:
         g = run.gan
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):

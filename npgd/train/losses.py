@@ -21,7 +21,7 @@ __all__ = ["gan_weight_at", "lsgan_d_loss", "lsgan_g_loss", "p2_loss"]
 
 def p2_loss(
     A: linops.LinearOperator, y: torch.Tensor, x: torch.Tensor, iterates: list, beta: float = 0.75,
-    normalized: bool = False,
+    normalized: bool | str = False,
 ) -> torch.Tensor:
     """The objective (P2) of Mardani et al. (NeurIPS 2018), per pixel and averaged over the batch:
 
@@ -38,8 +38,13 @@ def p2_loss(
               + \\frac{1 - \\beta}{T}\\sum_{t=1}^{T}
               \\frac{\\|y_i - A x_t^i\\|^2}{\\|y_i\\|^2}\\Big],
 
-    the squared NRMSE, so that samples of any scale, size and noise level count alike and the
-    loss tracks the mean SNR (used for the randomized data of :mod:`npgd.train.synth`).
+    the squared NRMSE, so that samples of any scale or size count alike. ``normalized="log"``
+    averages :math:`10\\log_{10}` of each sample's bracket instead (the mean "SNR" of the
+    objective, negated): a sample's gradient is then divided by its own error, so clean
+    samples that are already reconstructed at 40 dB still count as much as noisy ones at
+    15 dB, whose error is mostly the noise in the reference that no reconstruction can
+    predict (used for the randomized data of :mod:`npgd.train.synth`). ``"p2"`` or ``False``
+    is the plain (P2).
 
     Examples
     --------
@@ -51,14 +56,21 @@ def p2_loss(
     0.5
     >>> float(p2_loss(A, y, x, [torch.zeros(1, 2, 2), x], beta=0.5, normalized=True))
     0.25
+    >>> round(float(p2_loss(A, y, x, [torch.zeros(1, 2, 2), x], beta=0.5, normalized="log")), 2)
+    -6.02
     """
-    if normalized:
+    if normalized not in (False, True, "p2", "normalized", "log"):
+        raise ValueError(f"p2_loss: normalized must be False, True, 'p2', 'normalized' or "
+                         f"'log', got {normalized!r}")
+    if normalized and normalized != "p2":
         ax_i, ax_o = tuple(range(-len(A.ishape), 0)), tuple(range(-len(A.oshape), 0))
         ex = x.abs().pow(2).sum(ax_i).clamp_min(1e-12)
         ey = y.abs().pow(2).sum(ax_o).clamp_min(1e-12)
         image = (x - iterates[-1]).abs().pow(2).sum(ax_i) / ex
         fit = sum((y - A(xt)).abs().pow(2).sum(ax_o) for xt in iterates) / (ey * len(iterates))
-        return (beta * image + (1 - beta) * fit).mean()
+        per = beta * image + (1 - beta) * fit
+        return (10 * torch.log10(per.clamp_min(1e-12))).mean() if normalized == "log" \
+            else per.mean()
     axes = tuple(range(-len(A.ishape), 0))
     n = math.prod(A.ishape)
     image = (x - iterates[-1]).abs().pow(2).sum(axes)
