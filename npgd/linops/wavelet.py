@@ -58,11 +58,22 @@ def _wrap_rows(x: Any, left: int, right: int) -> Any:
         return xp.take(x, xp.asarray(idx, device=backend.device(x)), axis=-2)
     # Fill a fresh C-ordered array (NumPy's concatenate would keep a transposed x's layout and
     # push the filter bank off its fast path; Torch records the slice writes for autograd).
-    out = backend.namespace(x).empty(x.shape[:-2] + (n + left + right, x.shape[-1]),
-                                     dtype=x.dtype, device=backend.device(x))
-    out[..., :left, :] = x[..., n - left :, :]
+    out = _padded_rows(x, x.shape[:-2], n, x.shape[-1], left, right)
     out[..., left : left + n, :] = x
-    out[..., left + n :, :] = x[..., :right, :]
+    return _fill_wrap(out, n, left, right)
+
+
+def _padded_rows(like: Any, batch: tuple, n: int, m: int, left: int, right: int) -> Any:
+    """An empty C-ordered ``(*batch, left + n + right, m)`` array like ``like``."""
+    return backend.namespace(like).empty(tuple(batch) + (left + n + right, m), dtype=like.dtype,
+                                         device=backend.device(like))
+
+
+def _fill_wrap(out: Any, n: int, left: int, right: int) -> Any:
+    """Write the periodic margins of ``out`` (rows ``left .. left+n`` hold the data, n >=
+    left, right) in place; returns ``out``."""
+    out[..., :left, :] = out[..., n : n + left, :]
+    out[..., left + n :, :] = out[..., left : left + right, :]
     return out
 
 
@@ -266,15 +277,34 @@ class Wavelet(LinearOperator):
         h, w = H >> self.levels, W >> self.levels
         approx = c[..., :h, :w]
         for _ in range(self.levels):
-            top = xp.concat([approx, c[..., :h, w : 2 * w]], axis=-1)
-            rows = xp.stack([top, c[..., h : 2 * h, : 2 * w]], axis=-2)  # (..., h, 2, 2w)
-            rows = xp.reshape(rows, batch + (2 * h, 2 * w))  # lo/hi rows interleaved
-            y = filter_bank(_wrap_rows(rows, left, right), G, -2)  # (..., 2, h, 2w)
+            # The row pass reads lo/hi rows interleaved and periodically padded (by whole
+            # pairs: the margins are even); they are written straight into one padded buffer
+            # rather than concatenated, stacked and wrapped (three copies).
+            if max(left, right) > 2 * h:
+                top = xp.concat([approx, c[..., :h, w : 2 * w]], axis=-1)
+                rows = xp.stack([top, c[..., h : 2 * h, : 2 * w]], axis=-2)  # (..., h, 2, 2w)
+                rows = _wrap_rows(xp.reshape(rows, batch + (2 * h, 2 * w)), left, right)
+            else:
+                rows = _padded_rows(c, batch, 2 * h, 2 * w, left, right)
+                pairs = xp.reshape(rows, batch + (h + (left + right) // 2, 2, 2 * w))
+                mid = pairs[..., left // 2 : left // 2 + h, :, :]
+                mid[..., 0, :w] = approx
+                mid[..., 0, w:] = c[..., :h, w : 2 * w]
+                mid[..., 1, :] = c[..., h : 2 * h, : 2 * w]
+                rows = _fill_wrap(rows, 2 * h, left, right)
+            y = filter_bank(rows, G, -2)  # (..., 2, h, 2w)
             # y[r, m, s*w + k] -> t[2k + s, 2m + r]: rows in order, lo/hi columns interleaved,
-            # transposed so that the column pass also runs along -2 (one copy).
+            # transposed so that the column pass also runs along -2, written into the padded
+            # input of the column pass (one copy).
             y = xp.reshape(y, batch + (2, h, 2, w)).swapaxes(-1, -4).swapaxes(-2, -3)
-            t = xp.reshape(y, batch + (2 * w, 2 * h))
-            z = filter_bank(_wrap_rows(t, left, right), G, -2)  # (..., 2, w, 2h)
+            if max(left, right) > 2 * w:
+                t = _wrap_rows(xp.reshape(y, batch + (2 * w, 2 * h)), left, right)
+            else:
+                t = _padded_rows(c, batch, 2 * w, 2 * h, left, right)
+                mid = xp.reshape(t[..., left : left + 2 * w, :], batch + (w, 2, h, 2))
+                mid[...] = y
+                t = _fill_wrap(t, 2 * w, left, right)
+            z = filter_bank(t, G, -2)  # (..., 2, w, 2h)
             approx = xp.reshape(z.swapaxes(-1, -3), batch + (2 * h, 2 * w))
             h, w = 2 * h, 2 * w
         return approx
