@@ -174,3 +174,13 @@ def test_plain_calls_are_deterministic():
 def test_seed_must_be_an_int():
     with pytest.raises(ValueError, match="seed must be an int >= 0"):
         priors.L1Wavelet(0.1, (8, 8), seed=np.random.default_rng(0))
+
+
+def test_l1_wavelet_thresholds_the_coarse_band_by_default():
+    """As BART's wavelet prior does: a constant image (coarse coefficients only) shrinks by
+    default and is left alone when only the details are penalised."""
+    x = np.full((16, 16), 2.0)
+    shrunk = priors.L1Wavelet(0.5, x.shape, levels=2)(x, 1.0)
+    np.testing.assert_allclose(shrunk, x - 0.5 / 4)  # coarse coefficient 2*4 -> 8 - 0.5
+    np.testing.assert_allclose(priors.L1Wavelet(0.5, x.shape, levels=2,
+                                                threshold_coarse=False)(x, 1.0), x)
