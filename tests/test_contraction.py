@@ -166,3 +166,19 @@ def test_table_and_figure():
     assert matplotlib.get_backend() == backend
     with pytest.raises(ValueError, match="eta_of"):
         figure({"a": c}, eta_of="z")
+
+
+@pytest.mark.parametrize("argv,name", [(["--slices", "0"], "--slices"),
+                                       (["--accel", "1"], "--accel"),
+                                       (["--debias-iters", "-1"], "--debias-iters")])
+def test_run_refuses_bad_options_before_any_work(argv, name, tmp_path):
+    import argparse
+
+    from npgd._util import UsageError
+    from npgd.experiments.contraction import add_arguments, run
+
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    with pytest.raises(UsageError, match=name):
+        run(p.parse_args(argv + ["--out", str(tmp_path / "o")]), log=lambda s: None)
+    assert not (tmp_path / "o").exists()
