@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from npgd._optional import require
 from npgd._util import DataError
 from npgd.problems.readers import read_cfl
 
@@ -68,8 +69,7 @@ def fastmri_kspace(path: str | os.PathLike) -> np.ndarray:
     >>> fastmri_kspace(p).shape
     (2, 4, 8, 6)
     """
-    import h5py
-
+    h5py = require("h5py", "io", "reading fastMRI files")
     p = _file(path)
     try:
         with h5py.File(p, "r") as f:
@@ -107,11 +107,7 @@ def ismrmrd_kspace(path: str | os.PathLike, dataset: str = "dataset") -> np.ndar
     npgd._util.DataError: .../scan.h5: no such file
     """
     p = _file(path)
-    try:
-        import ismrmrd
-    except ImportError:
-        raise ImportError('reading ISMRMRD needs the ismrmrd package: pip install "npgd[io]"') \
-            from None
+    ismrmrd = require("ismrmrd", "io", "reading ISMRMRD files")
     groups = _h5_keys(p)
     if dataset not in groups:
         raise DataError(f"{p}: no ISMRMRD group {dataset!r} (keys: {groups})")
@@ -165,8 +161,7 @@ def _ismrmrd_header(ismrmrd: Any, dset: Any) -> tuple[int, int | None] | None:
 
 
 def _h5_keys(p: Path) -> list[str]:
-    import h5py
-
+    h5py = require("h5py", "io", "reading HDF5 k-space files")
     try:
         with h5py.File(p, "r") as f:
             return sorted(f.keys())
