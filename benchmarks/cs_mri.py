@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -299,7 +300,7 @@ def main() -> None:
         for r in table(rows):
             print(f"{r[0][:26]:26s}" + "".join(f"{c:>12s}" for c in r[1:]))
     if args.write:
-        command = "python benchmarks/cs_mri.py " + " ".join(sys.argv[1:])
+        command = "python benchmarks/cs_mri.py " + shlex.join(sys.argv[1:])
         args.write.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(args.write, rst(results, command))
         print(f"wrote {args.write}")
