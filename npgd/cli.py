@@ -187,7 +187,7 @@ def _option(field: dataclasses.Field) -> tuple[str, dict]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from npgd.experiments import evaluate
+    from npgd.experiments import contraction, evaluate
     from npgd.train.config import TrainConfig
 
     debug = {"action": "store_true",
@@ -201,6 +201,9 @@ def _parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="zero-filled, CS and a model on any images (NIfTI, DICOM, "
                        ".npy, fastMRI, BART) with any masks and noise: table and figure")
     evaluate.add_arguments(e)
+    c = sub.add_parser("contraction", help="eta1/eta2 of eq. 11-14 per iteration, NRMSE "
+                       "and de-biasing (Remark 1) of an MRI model: table and figure")
+    contraction.add_arguments(c)
     t = sub.add_parser("train", help="train a NeuralPGD with (P2); torchrun for DDP")
     t.add_argument("--out", default="npgd-train", help="run folder (default: %(default)s)")
     mode = t.add_mutually_exclusive_group()
@@ -213,7 +216,7 @@ def _parser() -> argparse.ArgumentParser:
     for f in dataclasses.fields(TrainConfig):
         flag, kw = _option(f)
         t.add_argument(flag, **kw)
-    for s in (d, e, t):
+    for s in (d, e, c, t):
         s.add_argument("--debug", **(debug | {"default": argparse.SUPPRESS}))
     return p
 
@@ -250,6 +253,10 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(argv)
         if args.command == "train":
             return _train(args)
+        if args.command == "contraction":
+            from npgd.experiments import contraction
+
+            return contraction.run(args)
         if args.command == "eval":
             from npgd.experiments import evaluate
 

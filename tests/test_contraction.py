@@ -175,10 +175,32 @@ def test_run_refuses_bad_options_before_any_work(argv, name, tmp_path):
     import argparse
 
     from npgd._util import UsageError
+    from npgd.cli import main
     from npgd.experiments.contraction import add_arguments, run
 
     p = argparse.ArgumentParser()
     add_arguments(p)
     with pytest.raises(UsageError, match=name):
         run(p.parse_args(argv + ["--out", str(tmp_path / "o")]), log=lambda s: None)
+    assert main(["contraction", *argv, "--out", str(tmp_path / "o")]) == 2  # usage error
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.slow
+def test_cli_contraction_command(tmp_path):
+    from npgd.cli import main
+    from npgd.models import build_model
+    from npgd.models.checkpoint import FORMAT, save_checkpoint
+
+    cfg = {"features": 4, "blocks": 1, "iters": 2, "shared": False,
+           "data_consistency": "gradient"}
+    ckpt = tmp_path / "model.pt"
+    save_checkpoint(ckpt, {"format": FORMAT, "config": cfg, "model": build_model(cfg).state_dict()})
+    out = tmp_path / "out"
+    assert main(["contraction", "--checkpoint", str(ckpt), "--slices", "1",
+                 "--debias-iters", "1", "--out", str(out)]) == 0
+    import json
+
+    res = json.loads((out / "contraction.json").read_text())
+    assert len(res["table"]) == 2 and (out / "contraction.png").stat().st_size > 0
+    assert set(res["debias"]) >= {"snr_before", "snr_after", "psnr_before", "psnr_after"}
