@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from npgd._util import DataError
 
 __all__ = [
     "BUILTIN",
+    "BUILTINS",
     "ImageSet",
     "fastmri_slices",
     "fit_shape",
@@ -37,6 +39,11 @@ __all__ = [
 #: The explicit spelling of the embedded sample (its test split); the bare name ``brain``
 #: means the sample only when no file or folder of that name exists.
 BUILTIN = "builtin:brain"
+
+#: Built-in image sets by name: a function returning ``(N, H, W)`` images. The embedded
+#: sample registers itself here (:mod:`npgd.problems.data`, imported with the package), so
+#: that this module does not import the one that re-exports it.
+BUILTINS: dict[str, Callable[[], np.ndarray]] = {}
 
 _NIFTI = (".nii", ".nii.gz")
 _ARRAYS = (".npy", ".npz")
@@ -541,9 +548,7 @@ def read_images(
     text = os.fspath(path)
     p = Path(text)
     if text == BUILTIN or (text == "brain" and not p.exists()):
-        from npgd.problems.data import brain_slices
-
-        stack, files, kind = [brain_slices("test")[0]], (BUILTIN,), "builtin"
+        stack, files, kind = [BUILTINS[BUILTIN]()], (BUILTIN,), "builtin"
         skipped, min_fraction = 0, 0.0  # the documented test set, whole
     elif not p.exists():
         raise DataError(f"{p}: no such file or folder")
