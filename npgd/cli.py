@@ -187,7 +187,7 @@ def _option(field: dataclasses.Field) -> tuple[str, dict]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from npgd.experiments import contraction, evaluate
+    from npgd.experiments import contraction, evaluate, sweep
     from npgd.train.config import TrainConfig
 
     debug = {"action": "store_true",
@@ -201,6 +201,7 @@ def _parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="zero-filled, CS and a model on any images (NIfTI, DICOM, "
                        ".npy, fastMRI, BART) with any masks and noise: table and figure")
     evaluate.add_arguments(e)
+    sweep.add_sweep_arguments(e)
     c = sub.add_parser("contraction", help="eta1/eta2 of eq. 11-14 per iteration, NRMSE "
                        "and de-biasing (Remark 1) of an MRI model: table and figure")
     contraction.add_arguments(c)
@@ -258,9 +259,9 @@ def main(argv: list[str] | None = None) -> int:
 
             return contraction.run(args)
         if args.command == "eval":
-            from npgd.experiments import evaluate
+            from npgd.experiments import evaluate, sweep
 
-            return evaluate.run(args)
+            return sweep.run(args) if args.sweep else evaluate.run(args)
         return _demo(args)
     except SystemExit:
         raise

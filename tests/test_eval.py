@@ -201,6 +201,7 @@ def _args(*argv):
 
     p = argparse.ArgumentParser()
     ev.add_arguments(p)
+    sw.add_sweep_arguments(p)
     return p.parse_args(list(argv))
 
 
@@ -280,7 +281,7 @@ def test_sweep_run_writes_table_json_and_plot(tmp_path, checkpoint):
     np.save(tmp_path / "x.npy", np.stack([data.phantom((40, 40), seed=s, complex_=False)
                                           for s in range(3)]))
     lines = []
-    code = ev.run(_args("--sweep", "--data", str(tmp_path / "x.npy"), "--checkpoint",
+    code = sw.run(_args("--sweep", "--data", str(tmp_path / "x.npy"), "--checkpoint",
                         str(checkpoint), "--calib-slices", "1", "--sweep-slices", "1",
                         "--sweep-accels", "3", "--sweep-masks", "lines", "--sweep-noise",
                         "20", "--sweep-sizes", "32x24", "--sweep-grid-points", "2",

@@ -86,10 +86,6 @@ def test_package_graph_is_acyclic():
             del packages[p]
 
 
-@pytest.mark.xfail(strict=True, reason="known cycles between modules of one package, "
-                   "reported to their owner: problems.data <-> problems.readers (readers "
-                   "loads the embedded sample from data, data re-exports readers) and "
-                   "experiments.evaluate <-> experiments.sweep")
 def test_no_import_cycle_between_modules():
     state: dict[str, int] = {}  # 1 on the current path, 2 done
 

@@ -3,7 +3,7 @@
 Everything is callable from Python: :func:`make_masks`, :func:`measure` (k-space noise
 given as an SNR in dB or a standard deviation), :func:`evaluate` (one table, per slice and
 mean), :func:`write_results` (strict JSON and a figure). :func:`add_arguments` and
-:func:`run` are the command line's part (``npgd eval``; ``--sweep`` hands over to
+:func:`run` are the command line's part (``npgd eval``; the CLI hands ``--sweep`` to
 :mod:`npgd.experiments.sweep`).
 """
 
@@ -286,7 +286,8 @@ def _axis(text: str) -> int | str:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The ``npgd eval`` options (and those of ``--sweep``, :mod:`npgd.experiments.sweep`).
+    """The ``npgd eval`` options (the CLI adds those of ``--sweep`` with
+    :func:`npgd.experiments.sweep.add_sweep_arguments`).
 
     Examples
     --------
@@ -339,9 +340,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("output")
     g.add_argument("--out", default="npgd-eval", help="folder for results.json and figures")
     g.add_argument("--no-figure", action="store_true", help="write no figure")
-    from npgd.experiments.sweep import add_sweep_arguments
-
-    add_sweep_arguments(p)
 
 
 def load_images(args: argparse.Namespace, log: Callable[[str], Any] = print) -> np.ndarray:
@@ -423,14 +421,15 @@ def check_args(args: argparse.Namespace) -> None:
         raise bad("--min-fraction", "in [0, 1)", args.min_fraction)
     for flag, v, low in (("--slices", args.slices, 1), ("--calib-slices", args.calib_slices, 1),
                          ("--grid-points", args.grid_points, 2), ("--cs-iters", args.cs_iters, 1),
-                         ("--threads", args.threads, 1), ("--sweep-slices", args.sweep_slices, 1),
-                         ("--sweep-grid-points", args.sweep_grid_points, 2)):
+                         ("--threads", args.threads, 1),
+                         ("--sweep-slices", getattr(args, "sweep_slices", None), 1),
+                         ("--sweep-grid-points", getattr(args, "sweep_grid_points", None), 2)):
         if v is not None and v < low:
             raise bad(flag, f"an int >= {low}", v)
-    for v in args.sweep_accels:
+    for v in getattr(args, "sweep_accels", ()):
         if not (finite(v) and v >= 1):
             raise bad("--sweep-accels", "numbers >= 1", v)
-    for v in args.sweep_noise:
+    for v in getattr(args, "sweep_noise", ()):
         if v is not None and not (finite(v) and v >= 0):
             raise bad("--sweep-noise", "'none' or finite dB >= 0", v)
 
@@ -450,8 +449,8 @@ def _check_out(out: str) -> Path:
 
 def run(args: argparse.Namespace, log: Callable[[str], Any] = print) -> int:
     """``npgd eval``: read, check, measure, (tune,) reconstruct, score, write
-    ``results.json`` and ``comparison.png`` into ``--out``; ``--sweep`` runs
-    :func:`npgd.experiments.sweep.run` instead. Returns the exit status (0); errors are
+    ``results.json`` and ``comparison.png`` into ``--out`` (``npgd eval --sweep`` is
+    :func:`npgd.experiments.sweep.run`). Returns the exit status (0); errors are
     UsageError/DataError with one line.
 
     Examples
@@ -465,10 +464,6 @@ def run(args: argparse.Namespace, log: Callable[[str], Any] = print) -> int:
     """
     check_args(args)
     out = _check_out(args.out)
-    if args.sweep:
-        from npgd.experiments import sweep
-
-        return sweep.run(args, log=log)
     x = load_images(args, log)
     net, name = load_net(args)
     noise = (f"{args.noise:g} dB k-space SNR" if args.noise is not None

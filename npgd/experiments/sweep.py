@@ -250,7 +250,7 @@ def run(args: argparse.Namespace, log: Callable[[str], Any] = print) -> int:
     --------
     >>> import tempfile
     >>> from npgd.experiments.evaluate import add_arguments
-    >>> p = argparse.ArgumentParser(); add_arguments(p)
+    >>> p = argparse.ArgumentParser(); add_arguments(p); add_sweep_arguments(p)
     >>> a = p.parse_args(["--sweep", "--sweep-accels", "--sweep-masks", "--sweep-noise",
     ...     "--sweep-sizes", "32", "--sweep-slices", "1", "--cs-iters", "3",
     ...     "--model", "mri-brain-5x", "--out", tempfile.mkdtemp()])
