@@ -17,4 +17,4 @@ autodoc_typehints = "description"
 autodoc_mock_imports = ["cupy", "cupyx"]
 nitpicky = False
 html_theme = "alabaster"
-exclude_patterns = ["_build"]
+exclude_patterns = ["_build", "_generated"]

@@ -51,11 +51,13 @@ def _methods(args: argparse.Namespace, net: Any, name: str) -> dict:
 
 def _load_net(args: argparse.Namespace) -> tuple[Any, str]:
     from npgd.models import load_model, pretrained
+    from npgd.models.zoo import DEFAULT_MODEL
 
     dev = args.device or "cpu"
     if args.checkpoint:
         return load_model(args.checkpoint, dev), f"NPGD ({Path(args.checkpoint).name})"
-    return pretrained(args.model, dev), f"NPGD ({args.model})"
+    name = args.model or DEFAULT_MODEL
+    return pretrained(name, dev), f"NPGD ({name})"
 
 
 def _check_demo_args(args: argparse.Namespace) -> None:
@@ -115,8 +117,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _add_demo_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default="mri-brain-5x", help="shipped model name "
-                   "(default: %(default)s)")
+    p.add_argument("--model", default=None, help="shipped model name (default: the default "
+                   "model, mri-general; mri-brain-5x is the brain-template model)")
     p.add_argument("--checkpoint", help="a model.pt/last.pt from npgd train (instead of --model)")
     p.add_argument("--slices", type=int, default=16,
                    help="number of test slices, evenly spread (default: %(default)s)")

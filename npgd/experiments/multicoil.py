@@ -115,7 +115,7 @@ def evaluate_multicoil(
     wv_rel: float = CS_WV_REL["db2"],
     tv_rel: float = CS_TV_REL,
     reference: str = "sense",
-    net: Any = "mri-brain-5x",
+    net: Any = None,
     seed: int = 0,
     log: Callable[[str], Any] | None = None,
 ) -> dict:
@@ -194,7 +194,7 @@ def evaluate_multicoil(
             return priors.TV(tv_rel * solvers.lambda_max(A_, y_i, D), padded, iters=5)
         runs["CS-TV"] = lambda A, y: _cs(maps, m, y, tv, False, iters)
     if "NPGD" in methods:
-        if isinstance(net, str):
+        if net is None or isinstance(net, str):
             from npgd.problems import pretrained
 
             net = pretrained(net)
@@ -248,7 +248,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cg-iters", type=int, default=30, help="CG-SENSE iterations (default: 30)")
     p.add_argument("--reference", choices=("sense", "rss"), default="sense",
                    help="fully sampled reference: SENSE-combined or root-sum-of-squares")
-    p.add_argument("--model", default="mri-brain-5x", help="shipped model for NPGD")
+    p.add_argument("--model", default=None, help="shipped model for NPGD (default: the "
+                   "default model of npgd.problems.pretrained())")
     p.add_argument("--seed", type=int, default=0, help="mask seed (default: 0)")
     p.add_argument("--json", default=None, help="write the results here as JSON")
 
