@@ -21,11 +21,19 @@ from npgd.models.checkpoint import load_checkpoint
 from npgd.priors.learned import ResNetProx
 from npgd.solvers.unrolled import NeuralPGD
 
-__all__ = ["MODELS", "build_model", "check_architecture", "checkpoint_state", "load_model",
-           "model_from_state", "pretrained"]
+__all__ = ["DEFAULT_MODEL", "MODELS", "build_model", "check_architecture", "checkpoint_state",
+           "load_model", "model_from_state", "pretrained"]
 
 #: name -> (file in ``npgd/models/weights``, what it is)
 MODELS = {
+    "mri-general": (
+        "mri-general.pt",
+        "NeuralPGD, 10 independent copies x 1 residual block (48 features): mri-brain-5x "
+        "fine-tuned on CPU on domain-randomized data (npgd.train.synth: real volumes, label "
+        "synthesis, natural images, any orientation, size, contrast, phase, noise, 2.5-9x "
+        "variable-density/radial/line masks) with the log-normalized (P2) loss; the default "
+        "model; see npgd/models/weights/README.md",
+    ),
     "mri-brain-5x": (
         "mri-brain-5x.pt",
         "NeuralPGD, 10 independent copies x 1 residual block (48 features), trained on CPU "
@@ -34,6 +42,9 @@ MODELS = {
         "npgd/models/weights/README.md",
     ),
 }
+
+#: The model :func:`pretrained` returns without a name.
+DEFAULT_MODEL = "mri-general"
 
 #: Architecture defaults (those of :class:`npgd.train.TrainConfig`) for keys a config omits.
 _DEFAULTS = {"features": 128, "blocks": 1, "iters": 10, "shared": True,
@@ -163,20 +174,27 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
     return model_from_state(load_checkpoint(path), str(path)).to(map_location)
 
 
-def pretrained(name: str = "mri-brain-5x", map_location: Any = "cpu") -> NeuralPGD:
+def pretrained(name: str | None = None, map_location: Any = "cpu") -> NeuralPGD:
     """A shipped, trained :class:`npgd.solvers.NeuralPGD`, in eval mode.
 
-    ``"mri-brain-5x"``: single-coil brain MRI at 5x variable-density undersampling
-    (:func:`npgd.problems.mri.vd_mask`), images of any size (it is convolutional and
-    scale-equivariant). Its training command and validation figures are in
-    ``npgd/models/weights/README.md`` and in the docs.
+    ``"mri-general"`` (the default, :data:`DEFAULT_MODEL`): single-coil MRI of any anatomy,
+    contrast, orientation and size, 3x to 8x, variable-density, radial or line masks,
+    noiseless to 20 dB k-space SNR, trained on the randomized data of
+    :mod:`npgd.train.synth`. ``"mri-brain-5x"``: trained on one T1 brain template at 5x
+    variable-density undersampling; better on clean T1 brain slices, worse elsewhere (see the
+    docs page "The general MRI model"). Both are convolutional and scale-equivariant: images
+    of any size and intensity scale. Training commands and validation figures are in
+    ``npgd/models/weights/README.md``.
 
     Examples
     --------
-    >>> net = pretrained("mri-brain-5x")
+    >>> net = pretrained()
     >>> net.iters, net.shared
     (10, False)
+    >>> pretrained("mri-brain-5x").iters
+    10
     """
+    name = DEFAULT_MODEL if name is None else name
     return model_from_state(checkpoint_state(name, "pretrained"), name).to(map_location)
 
 

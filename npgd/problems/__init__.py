@@ -22,13 +22,16 @@ from npgd.problems import data, metrics, mri, readers
 __all__ = ["data", "metrics", "mri", "pretrained", "readers"]
 
 
-def pretrained(name: str = "mri-brain-5x", map_location: Any = "cpu") -> Any:
-    """A shipped, trained :class:`npgd.solvers.NeuralPGD`, in eval mode (see
+def pretrained(name: str | None = None, map_location: Any = "cpu") -> Any:
+    """A shipped, trained :class:`npgd.solvers.NeuralPGD`, in eval mode: without a name the
+    default general MRI model ``"mri-general"``, or ``"mri-brain-5x"`` (see
     :func:`npgd.models.zoo.pretrained`; Torch is imported on this first use).
 
     Examples
     --------
     >>> from npgd import problems
+    >>> problems.pretrained().iters
+    10
     >>> problems.pretrained("mri-brain-5x").iters
     10
     """
