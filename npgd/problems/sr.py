@@ -23,7 +23,7 @@ from npgd import linops, priors, solvers
 from npgd._util import check_int, check_positive_float
 
 __all__ = ["TEST_IMAGES", "TRAIN_IMAGES", "PatchSampler", "bicubic", "downsample",
-           "grey_image", "test_crops", "train_crops", "tune_tv", "tv_sr"]
+           "grey_image", "held_out_crops", "training_crops", "tune_tv", "tv_sr"]
 
 #: scikit-image images trained on (the ``lfw_subset`` faces are added by :class:`PatchSampler`).
 TRAIN_IMAGES = ("astronaut", "grass", "gravel", "text", "page", "cell", "hubble_deep_field",
@@ -66,28 +66,28 @@ def _centre_crop(a: np.ndarray, size: int) -> np.ndarray:
     return a[i:i + size, j:j + size]
 
 
-def test_crops(size: int = 192) -> np.ndarray:
+def held_out_crops(size: int = 192) -> np.ndarray:
     """Centre crops ``(5, size, size)`` of the held-out :data:`TEST_IMAGES`, grey in [0, 1].
 
     Examples
     --------
-    >>> test_crops(64).shape
+    >>> held_out_crops(64).shape
     (5, 64, 64)
     """
-    check_int("test_crops", "size", size)
+    check_int("held_out_crops", "size", size)
     return np.stack([_centre_crop(grey_image(n), size) for n in TEST_IMAGES])
 
 
-def train_crops(size: int = 192) -> np.ndarray:
+def training_crops(size: int = 192) -> np.ndarray:
     """Centre crops of the :data:`TRAIN_IMAGES` at least ``size`` on each side (to tune
     baselines on training data only).
 
     Examples
     --------
-    >>> train_crops(96).shape
+    >>> training_crops(96).shape
     (14, 96, 96)
     """
-    check_int("train_crops", "size", size)
+    check_int("training_crops", "size", size)
     ims = [grey_image(n) for n in TRAIN_IMAGES]
     return np.stack([_centre_crop(a, size) for a in ims if min(a.shape) >= size])
 

@@ -263,7 +263,7 @@ def build_task_model(config: dict) -> NeuralPGD:
     --------
     >>> net = build_task_model({"prox": "swish", "kernel": 8, "features": 4, "layers": 5,
     ...                         "channels": 1, "iters": 25, "shared": True, "step": 4.0})
-    >>> net.iters, type(net.prox).__name__, float(net.step)
+    >>> net.iters, type(net.prox).__name__, float(net.step.detach())
     (25, 'SwishProx', 4.0)
     """
     c = dict(config)
