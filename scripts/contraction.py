@@ -1,0 +1,303 @@
+"""Regenerate docs/reproduction.rst and its figures: SR baselines and model, the contraction
+analysis (eq. 11-14, Fig. 5) and de-biasing (Remark 1) of Mardani et al., NeurIPS 2018.
+
+    python scripts/contraction.py --sr-model SR2.pt --swish SW8.pt SW32.pt [--out docs]
+
+``--sr-model`` and ``--swish`` are checkpoints written by ``scripts/train_sr.py`` (the
+commands are in the page it writes); the MRI model is the shipped ``mri-brain-5x``. Test
+data: the held-out scikit-image images (``npgd.problems.sr.TEST_IMAGES``) and the embedded
+brain sample's test slices. One thread, so the timings of the page are comparable.
+"""
+
+import argparse
+import json
+import sys
+import time
+import types
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+from train_sr import _fft_net  # scripts/ is on the path when this file runs
+
+from npgd import linops, problems
+from npgd.experiments.contraction import contraction, figure
+from npgd.models.checkpoint import load_checkpoint
+from npgd.problems import data, metrics, mri, sr
+from npgd.train.tasks import build_task_model
+
+
+def load(path: str) -> tuple[torch.nn.Module, dict]:
+    """A checkpoint of scripts/train_sr.py; SwishProx computes its convolutions by FFT (the
+    same map, and much faster for kernels of 32 on the CPU)."""
+    state = load_checkpoint(path)
+    net = build_task_model(state["config"])
+    net.load_state_dict(state["model"])
+    if state["config"].get("prox") == "swish":
+        net.prox.net = types.MethodType(_fft_net, net.prox)
+    return net.eval(), state["config"]
+
+
+def sr_table(factors: tuple, size: int, model: str | None, tv_iters: int,
+             lams: list[float]) -> dict:
+    test = sr.held_out_crops(size).astype(np.float64)
+    tune = sr.training_crops(size)[::3].astype(np.float64)  # 4 training crops
+    out = {}
+    for f in factors:
+        y = sr.downsample(test, f)
+        lam, scores = sr.tune_tv(tune, f, lams=lams, iters=tv_iters)
+        row = {"bicubic": metrics.psnr(test, sr.bicubic(y, f)),
+               "tv": metrics.psnr(test, sr.tv_sr(y, f, lam, tv_iters)), "tv_lam": lam}
+        if model is not None:
+            net, cfg = load(model)
+            if cfg["factor"] == f:
+                with torch.no_grad():
+                    xt = torch.from_numpy(test.astype(np.float32))
+                    row["model"] = metrics.psnr(test, net(linops.Downsample((size, size), f),
+                                                          sr.downsample(xt, f)))
+        out[f] = row
+    return out
+
+
+def sr_contraction(paths: list[str], crop: int, debias_iters: int) -> dict:
+    ims = [sr.grey_image(n) for n in sr.TEST_IMAGES]
+    # four crops per held-out image, from its centre outwards
+    crops = []
+    for a in ims:
+        h, w = a.shape
+        for di, dj in ((-1, -1), (-1, 0), (0, -1), (0, 0)):
+            i, j = h // 2 + di * crop, w // 2 + dj * crop
+            crops.append(a[i:i + crop, j:j + crop])
+    x = torch.from_numpy(np.stack(crops).astype(np.float32))
+    res = {}
+    for p in paths:
+        net, cfg = load(p)
+        A = linops.Downsample((crop, crop), cfg["factor"])
+        t0 = time.perf_counter()
+        res[f"k = {cfg['kernel']}"] = (contraction(net, A, A(x), x, debias_iters=debias_iters),
+                                       time.perf_counter() - t0, cfg)
+    return res
+
+
+def mri_contraction(slices: int, debias_iters: int) -> tuple:
+    net = problems.pretrained("mri-brain-5x")
+    x, _ = data.brain_slices("test")
+    x = x[np.linspace(0, len(x) - 1, slices).round().astype(int)]
+    masks = np.stack([mri.vd_mask(x.shape[-2:], 5, seed=1000 + i) for i in range(len(x))])
+    A, y = mri.simulate(torch.from_numpy(x), torch.from_numpy(masks))
+    t0 = time.perf_counter()
+    c = contraction(net, A, y, x, debias_iters=debias_iters)
+    return c, time.perf_counter() - t0
+
+
+def eta_rows(c, every: int) -> list[str]:
+    rows = []
+    for r in c.table():
+        if r["t"] % every == 0 or r["t"] == len(c.table()) - 1:
+            rows.append(f"   * - {r['t']}\n     - {r['eta1']:.3g} ± {r['eta1_std']:.2g}\n"
+                        f"     - {r['eta2']:.3g} ± {r['eta2_std']:.2g}\n"
+                        f"     - {r['eta1'] / max(r['eta2'], 1e-300):.3g}\n"
+                        f"     - {r['nrmse']:.3g}\n     - {r['nrmse_truth']:.3g}")
+    return rows
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sr-model", help="SR checkpoint (scripts/train_sr.py, ResNetProx)")
+    p.add_argument("--swish", nargs="*", default=[], help="SwishProx SR checkpoints")
+    p.add_argument("--out", default="docs")
+    p.add_argument("--crop", type=int, default=64, help="contraction test crops (SR)")
+    p.add_argument("--mri-slices", type=int, default=3)
+    p.add_argument("--debias-iters", type=int, default=20)
+    p.add_argument("--tv-iters", type=int, default=100)
+    p.add_argument("--tv-lams", type=float, nargs="+", default=[1e-5, 1e-4, 1e-3])
+    p.add_argument("--json", help="also write every number here")
+    a = p.parse_args()
+    torch.set_num_threads(1)
+    out = Path(a.out)
+    static = out / "_static"
+    static.mkdir(parents=True, exist_ok=True)
+    numbers: dict = {}
+
+    # three independent parts, one process each (each one thread)
+    with ProcessPoolExecutor(3, initializer=torch.set_num_threads, initargs=(1,)) as pool:
+        jobs = [pool.submit(sr_table, (2, 4), 192, a.sr_model, a.tv_iters, a.tv_lams),
+                pool.submit(mri_contraction, a.mri_slices, a.debias_iters)]
+        swish = sr_contraction(a.swish, a.crop, a.debias_iters) if a.swish else {}
+        table, (mri_c, mri_s) = jobs[0].result(), jobs[1].result()
+    numbers["sr"] = {f: {k: (v.tolist() if isinstance(v, np.ndarray) else v)
+                         for k, v in row.items()} for f, row in table.items()}
+    figs = {}
+    if swish:
+        fig = figure({k: v[0] for k, v in swish.items()})
+        fig.savefig(static / "contraction_sr.png", dpi=110)
+        figs["sr"] = "_static/contraction_sr.png"
+    fig = figure({"mri-brain-5x": mri_c})
+    fig.savefig(static / "contraction_mri.png", dpi=110)
+    figs["mri"] = "_static/contraction_mri.png"
+    results = {**{f"SR 2x, SwishProx {k}": (v[0], v[1]) for k, v in swish.items()},
+               "MRI 5x, mri-brain-5x": (mri_c, mri_s)}
+    numbers["contraction"] = {k: {"table": c.table(), "xi": c.xi.tolist(), "seconds": s,
+                                  "debias": {m: np.asarray(v).tolist() for m, v in
+                                             c.debiased.items() if not m.startswith("x_")}}
+                              for k, (c, s) in results.items()}
+    if a.json:
+        Path(a.json).write_text(json.dumps(numbers, indent=1))
+    (out / "reproduction.rst").write_text(page(a, table, results, swish, figs))
+
+
+def page(a, table, results, swish, figs) -> str:
+    names = ", ".join(sr.TEST_IMAGES)
+    sr_rows = []
+    for f, row in table.items():
+        cells = [f"{f}x", f"{row['bicubic'].mean():.2f}",
+                 f"{row['tv'].mean():.2f} (λ = {row['tv_lam']:.2g})",
+                 f"{row['model'].mean():.2f}" if "model" in row else "—"]
+        sr_rows.append("   * - " + "\n     - ".join(cells))
+        per = "; ".join(f"{n} {b:.2f}/{t:.2f}" + (f"/{m:.2f}" if "model" in row else "")
+                        for n, b, t, m in zip(sr.TEST_IMAGES, row["bicubic"], row["tv"],
+                                              row.get("model", row["tv"]), strict=True))
+        sr_rows.append(f"   * - {f}x per image\n     - {per}\n     -\n     -")
+    eta = []
+    for name, (c, secs) in results.items():
+        every = 4 if c.eta1.shape[1] > 12 else 1
+        e1, e2 = c.eta1.mean(0), c.eta2.mean(0)
+        ratio = np.median(e1 / np.maximum(e2, 1e-300))
+        eta.append(f"**{name}** ({c.eta1.shape[0]} test images, {secs:.0f} s; fixed-point "
+                   f"residual :math:`\\|\\xi\\|/\\|x_*\\|` = {c.xi.mean():.3g}). "
+                   f"Median over iterations of η1/η2: {ratio:.3g}; η1 goes from "
+                   f"{e1[0]:.3g} (t = 0) through {e1.max():.3g} (its maximum, t = "
+                   f"{int(e1.argmax())}) to {e1[-1]:.3g} (t = {len(e1) - 1}), η2 from "
+                   f"{e2[0]:.3g} through {e2.max():.3g} (t = {int(e2.argmax())}) to "
+                   f"{e2[-1]:.3g}. η1 ≥ 10 η2 at {int((e1 >= 10 * e2).sum())} of "
+                   f"{len(e1)} iterations; at t = {len(e1) - 1} η1 is {e1[-1] / e1.max():.2g} "
+                   f"and η2 {e2[-1] / e2.max():.2g} of their maxima.\n\n"
+                   ".. list-table::\n   :header-rows: 1\n\n"
+                   "   * - t\n     - η1 (mean ± sd)\n     - η2 (mean ± sd)\n     - η1/η2\n"
+                   "     - NRMSE to x_T\n     - NRMSE to truth\n" + "\n".join(eta_rows(c, every)))
+    deb = []
+    for name, (c, _) in results.items():
+        d = c.debiased
+        deb.append(f"   * - {name}\n     - {d['psnr_before'].mean():.2f}\n"
+                   f"     - {d['psnr_after'].mean():.2f}\n     - {d['snr_before'].mean():.2f}\n"
+                   f"     - {d['snr_after'].mean():.2f}\n     - {d['change'].mean():.3g}\n"
+                   f"     - {d['step_last'].mean():.3g}")
+    cmd = " ".join(["python scripts/contraction.py", *sys.argv[1:]])
+    fig_sr = (f".. figure:: {figs['sr']}\n   :width: 80%\n\n   SR 2x, SwishProx: NRMSE to the "
+              "last iterate (top) and the contraction parameters (bottom, the last model).\n\n"
+              if "sr" in figs else "")
+    training = []
+    for path in ([a.sr_model] if a.sr_model else []) + list(a.swish):
+        st = load_checkpoint(path)
+        c = st["config"]
+        arch = (f"SwishProx(kernel={c['kernel']}, features={c['features']}, "
+                f"layers={c['layers']})" if c.get("prox") == "swish" else
+                f"ResNetProx(features={c['features']}, blocks={c['blocks']}, channels=1)")
+        training.append(f"- ``{path}``: {arch}, T = {c['iters']}, {c['patch']}x{c['patch']} "
+                        f"patches, batch {c['batch_size']}, lr {c['lr']:g}; best validation "
+                        f"PSNR {st['validation']['psnr']:.2f} dB at step {st['step']}.")
+    training.append("\nCommands::\n\n" + "\n".join("    " + c for c in COMMANDS))
+    return TEMPLATE.format(training="\n".join(training), names=names,
+                           sr_rows="\n".join(sr_rows), eta="\n\n".join(eta),
+                           deb="\n".join(deb), cmd=cmd, fig_sr=fig_sr, fig_mri=figs["mri"],
+                           debias_iters=a.debias_iters, crop=a.crop, tv_iters=a.tv_iters,
+                           lams=", ".join(f"{v:g}" for v in a.tv_lams))
+
+
+COMMANDS = [
+    "python scripts/train_sr.py --factor 2 --out runs/sr2 --features 32 --iters 5 --lr 1e-3 "
+    "--lr-halve-every 500 --minutes 24 --val-every 100",
+    *(f"python scripts/train_sr.py --prox swish --kernel {k} --features 4 --iters 25 "
+      f"--patch 32 --batch-size 2 --lr {lr} --lr-halve-every 10000 --val-every 10 "
+      f"--val-size 8 --minutes 5 --fft --out runs/swish{k}"
+      for k, lr in ((8, "1e-3"), (32, "2e-4"))),
+]
+
+TEMPLATE = """Reproducing the papers
+======================
+
+This page is generated by ``{cmd}`` (one thread on the CPU); every number on it is
+measured by that command. It reproduces the super-resolution task and the contraction
+analysis of Mardani et al., "Neural Proximal Gradient Descent for Compressive Imaging",
+NeurIPS 2018 (Sec. 4, Sec. 5.3, Fig. 5, Remark 1), with :mod:`npgd.problems.sr`,
+:mod:`npgd.train.tasks` and :mod:`npgd.experiments.contraction`.
+
+Super-resolution
+----------------
+
+Block-average downsampling (:class:`npgd.linops.Downsample`), noiseless, 192x192 grey centre
+crops of the held-out scikit-image images ({names}); PSNR in dB. Bicubic:
+:func:`npgd.problems.sr.bicubic`. TV: :func:`npgd.problems.sr.tv_sr`, {tv_iters} FISTA
+iterations from the bicubic image, its weight tuned over {lams} on four training crops
+(:func:`npgd.problems.sr.tune_tv`), never on the test images. Model: the 2x ``NeuralPGD``
+trained by ``scripts/train_sr.py`` (commands and training figures below).
+
+.. list-table::
+   :header-rows: 1
+
+   * - factor
+     - bicubic
+     - TV
+     - model
+{sr_rows}
+
+Contraction analysis
+--------------------
+
+For each test image the recursion runs for the model's :math:`T` iterations, the last
+iterate is taken as the fixed point :math:`x_* = x_T`, the activation masks of the proximal
+are frozen at :math:`x_*`, and eq. 11-12 are evaluated on the admissible perturbations
+:math:`\\delta_t = x_t - x_*` (:func:`npgd.experiments.contraction.contraction`): η1 is the
+contraction of the linear part :math:`M_*(I - \\alpha A^H A)` through the frozen masks, η2 the
+remainder :math:`\\Delta_t z_t` (the change of the masks, and of the input scale the network
+normalises by). The decomposition :math:`\\delta_{{t+1}} = M_*(I - \\alpha A^H A)\\delta_t +
+\\Delta_t z_t + \\xi` is exact, so :math:`\\|\\delta_{{t+1}}\\| \\le (\\eta_1^t + \\eta_2^t)
+\\|\\delta_t\\| + \\|\\xi\\|` (eq. 14) holds at every step (the tests check it).
+SR: four {crop}x{crop} crops of each held-out image, 2x. MRI: the shipped ``mri-brain-5x`` on
+test slices of the embedded brain sample at 5x variable density.
+
+{eta}
+
+{fig_sr}.. figure:: {fig_mri}
+   :width: 80%
+
+   MRI 5x, ``mri-brain-5x``: NRMSE to the last iterate (top) and the contraction parameters
+   (bottom).
+
+De-biasing (Remark 1)
+---------------------
+
+The masks of the last proximal are frozen at the input that produced :math:`x_T`, the
+proximal is replaced by that affine map, and {debias_iters} more iterations run from
+:math:`x_T` (:func:`npgd.experiments.contraction.debias`). "change" is
+:math:`\\|x_{{deb}} - x_T\\| / \\|x_T\\|`, "last step" the relative change of the last frozen
+iteration (small: converged). Mean over the test images, dB.
+
+.. list-table::
+   :header-rows: 1
+
+   * - model
+     - PSNR before
+     - PSNR after
+     - SNR before
+     - SNR after
+     - change
+     - last step
+{deb}
+
+Training
+--------
+
+All on the CPU, one thread, shared with other jobs (wall times are not benchmarks), on
+random patches of the training images (:class:`npgd.problems.sr.PatchSampler`: crops,
+flips, rotations, scales 1, 0.75, 0.5) with (P2), :math:`\\beta = 0.75`
+(:func:`npgd.train.tasks.train_task`); validation on patches of the training images, the
+best weights kept.
+
+{training}
+"""
+
+
+if __name__ == "__main__":
+    main()
