@@ -45,9 +45,14 @@ def test_batch_contents_follow_the_ranges(images_only):
             assert sd[k] == pytest.approx(rms / 10, rel=1e-5)
 
 
-def test_kspace_noise_std_is_scale_equivariant():
-    x = np.random.default_rng(0).standard_normal((8, 8))
-    assert synth.kspace_noise_std(3 * x, 30) == pytest.approx(3 * synth.kspace_noise_std(x, 30))
+def test_noise_std_for_is_scale_equivariant_and_per_image():
+    from npgd.problems import mri
+
+    x = np.random.default_rng(0).standard_normal((2, 8, 8))
+    np.testing.assert_allclose(mri.noise_std_for(3 * x, 30), 3 * mri.noise_std_for(x, 30))
+    assert mri.noise_std_for(x, 30).shape == (2,)
+    with pytest.raises(ValueError, match="snr_db"):
+        mri.noise_std_for(x, float("nan"))
 
 
 def test_held_out_images_are_never_training_images():

@@ -1,9 +1,9 @@
 """Experiments: classic CS and learned reconstructions side by side, as tables and figures.
 
-The functions behind ``npgd demo`` and ``npgd eval`` and ``benchmarks/npgd.py``: one set of
-test images and masks, several methods, each scored by SNR (the definition of Mardani et al., NeurIPS 2018), SSIM and
-seconds per slice, and a figure in the style of their Fig. 3 (reconstructions over
-their error maps).
+The functions behind ``npgd demo``, ``npgd eval`` and ``benchmarks/neural_pgd.py``: one set
+of test images and masks, several methods, each scored by SNR (the definition of Mardani et
+al., NeurIPS 2018), SSIM and seconds per slice, and a figure in the style of their Fig. 3
+(reconstructions over their error maps).
 """
 
 from __future__ import annotations
@@ -273,9 +273,10 @@ def format_table(rows: list[dict], header: bool = True) -> str:
 
 def figure(path: str | Path, x: np.ndarray, recons: dict[str, np.ndarray], index: int = 0,
            error_gain: float = 5.0) -> Path:
-    """A PNG in the style of Fig. 3 of Mardani et al. (NeurIPS 2018): each reconstruction of slice ``index`` and the
-    gold standard in the top row, their error magnitudes :math:`|\\,|\\hat x| - |x|\\,|`
-    (times ``error_gain``, one grey scale for all) below, SNR/SSIM in the titles.
+    """A PNG in the style of Fig. 3 of Mardani et al. (NeurIPS 2018): each reconstruction of
+    slice ``index`` and the gold standard in the top row, their error magnitudes
+    :math:`|\\,|\\hat x| - |x|\\,|` (times ``error_gain``, one grey scale for all) below,
+    SNR/SSIM in the titles.
 
     Examples
     --------

@@ -63,22 +63,19 @@ def make_masks(shape: tuple[int, int], n: int, accel: float = 5.0, family: str =
 
 
 def noise_std_for(x: np.ndarray, db: float) -> np.ndarray:
-    """Per-slice k-space noise std for an SNR of ``db`` decibels:
-    :math:`\\sigma_i = \\mathrm{rms}(x_i)\\,10^{-\\mathrm{dB}/20}`, where
-    :math:`\\mathrm{rms}(x_i)^2` is the mean power per sample of :math:`F x_i` (the centred
-    DFT is orthonormal), so that :math:`10\\log_{10}(\\overline{|Fx_i|^2}/\\sigma_i^2) =`
-    ``db`` whatever the intensity scale.
+    """:func:`npgd.problems.mri.noise_std_for` with a bad level as a UsageError naming
+    ``--noise`` (exit status 2 at the command line).
 
     Examples
     --------
     >>> noise_std_for(np.full((1, 4, 4), 2.0), 20.0)
     array([0.2])
     """
-    if (isinstance(db, bool) or not isinstance(db, int | float) or not math.isfinite(db)
-            or db < 0):
-        raise UsageError(f"noise: the SNR must be a finite number of dB >= 0, got {db!r}")
-    rms = np.sqrt((np.abs(np.asarray(x, np.complex128)) ** 2).mean(axis=(-2, -1)))
-    return rms * 10 ** (-db / 20)
+    try:
+        return mri.noise_std_for(x, db)
+    except ValueError:
+        raise UsageError(f"noise: the SNR must be a finite number of dB >= 0, got {db!r}") \
+            from None
 
 
 def measure(x: np.ndarray, masks: np.ndarray, *, noise_db: float | None = None,

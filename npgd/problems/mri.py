@@ -10,7 +10,7 @@ import numpy as np
 from npgd import backend, linops
 from npgd._util import check_positive_float
 
-__all__ = ["vd_mask", "vd_radial_mask", "line_mask", "simulate", "acceleration"]
+__all__ = ["vd_mask", "vd_radial_mask", "line_mask", "simulate", "acceleration", "noise_std_for"]
 
 
 def _check_accel(accel: float, where: str) -> float:
@@ -175,6 +175,30 @@ def line_mask(
             picks = np.floor(offset + spacing * np.arange(rest)).astype(int)
             cols[free[np.clip(picks, 0, free.size - 1)]] = True
     return np.broadcast_to(cols, shape).copy()
+
+
+def noise_std_for(x: Any, snr_db: float) -> np.ndarray:
+    """Standard deviation :math:`\\sigma_i` of complex Gaussian k-space noise for an SNR of
+    ``snr_db`` decibels, per image of ``x`` ``(*batch, H, W)``, defined over the fully sampled
+    orthonormal k-space so that it does not depend on the mask:
+
+    .. math:: \\mathrm{SNR_{dB}} = 10\\log_{10}\\frac{\\tfrac1n\\|Fx_i\\|^2}{\\sigma_i^2}
+              = 20\\log_{10}\\frac{\\mathrm{rms}(x_i)}{\\sigma_i}
+
+    (Parseval: the centred DFT is orthonormal), whatever the intensity scale. The definition
+    of ``npgd eval --noise`` and of the randomized training data (:mod:`npgd.train.synth`).
+
+    Examples
+    --------
+    >>> noise_std_for(np.full((1, 4, 4), 2.0), 20.0)
+    array([0.2])
+    """
+    if isinstance(snr_db, bool) or not isinstance(snr_db, int | float) \
+            or not math.isfinite(snr_db) or snr_db < 0:
+        raise ValueError(f"noise_std_for: snr_db must be a finite number of dB >= 0, got "
+                         f"{snr_db!r}")
+    rms = np.sqrt((np.abs(np.asarray(x, np.complex128)) ** 2).mean(axis=(-2, -1)))
+    return rms * 10 ** (-snr_db / 20)
 
 
 def simulate(

@@ -23,7 +23,7 @@ from a wide, reproducible distribution built only from data available offline:
   (:func:`npgd.problems.data.synthetic_phase`), linear ramps, and random smooth fields of up to
   a few cycles;
 - **sampling**: variable-density, radial and line masks at 2.5x to 9x, noiseless or with
-  complex Gaussian k-space noise from 15 to 45 dB SNR (:func:`kspace_noise_std`).
+  complex Gaussian k-space noise from 15 to 45 dB SNR (:func:`npgd.problems.mri.noise_std_for`).
 
 Every draw of sample ``k`` of step ``s`` comes from ``numpy.random.default_rng([seed, s, k])``
 (the matrix size from ``[seed, s]``), so a resumed run sees exactly the samples the
@@ -49,7 +49,7 @@ from scipy import ndimage
 from npgd.problems import data as pdata
 from npgd.problems import mri
 
-__all__ = ["HELD_OUT_IMAGES", "TRAIN_IMAGES", "SynthData", "kspace_noise_std", "volume_sources"]
+__all__ = ["HELD_OUT_IMAGES", "TRAIN_IMAGES", "SynthData", "volume_sources"]
 
 MRICRON = Path("/usr/share/mricron/templates")
 
@@ -62,24 +62,6 @@ HELD_OUT_IMAGES = ("camera", "moon", "coins", "brick", "chelsea", "shepp_logan_p
 
 # Colin27 (ch2*) rows at MNI z >= +10 mm are the embedded test range: never trained on.
 _TEST_Z_MM = 10.0
-
-
-def kspace_noise_std(x: np.ndarray, snr_db: float) -> float:
-    """Standard deviation :math:`\\sigma` of complex Gaussian k-space noise for an SNR of
-    ``snr_db`` decibels, defined over the fully sampled orthonormal k-space of ``x``:
-
-    .. math:: \\mathrm{SNR_{dB}} = 10\\log_{10}\\frac{\\tfrac1n\\|Fx\\|^2}{\\sigma^2}
-              = 20\\log_{10}\\frac{\\mathrm{rms}(x)}{\\sigma}
-
-    (Parseval: the unitary FFT keeps the energy), so the noise does not depend on the mask.
-
-    Examples
-    --------
-    >>> round(kspace_noise_std(np.ones((4, 4)), 20.0), 6)
-    0.1
-    """
-    rms = float(np.sqrt(np.mean(np.abs(x) ** 2)))
-    return rms * 10.0 ** (-snr_db / 20.0)
 
 
 @dataclass
@@ -201,7 +183,7 @@ class SynthData:
     accel_range : (float, float)
         Accelerations, drawn uniformly (40 % of the samples near 5x: ``U(4, 6)``).
     noise_db_range : (float, float)
-        k-space SNR in dB (:func:`kspace_noise_std`) of the noisy samples.
+        k-space SNR in dB (:func:`npgd.problems.mri.noise_std_for`) of the noisy samples.
     p_noiseless : float
         Fraction of noiseless samples.
     mask_families : tuple of str
@@ -365,8 +347,8 @@ class SynthData:
         if 0.45 <= u < 0.65:
             z = z + sigma * (rng.standard_normal(shape) + 1j * rng.standard_normal(shape))
         mask = self._mask(rng, shape)
-        noise = 0.0 if rng.random() < self.p_noiseless else kspace_noise_std(
-            z, rng.uniform(*self.noise_db_range))
+        noise = 0.0 if rng.random() < self.p_noiseless else float(mri.noise_std_for(
+            z, rng.uniform(*self.noise_db_range)))
         return z.astype(np.complex64), mask, np.float32(noise)
 
     def _phase(self, rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
