@@ -148,6 +148,10 @@ def _downsample(draw, per_sample):
     return linops.Downsample(draw(image_shapes(f)), f)
 
 
+def _crop(draw, per_sample):
+    return linops.Crop((draw(sizes), draw(sizes)), (draw(sizes), draw(sizes)))
+
+
 def _wavelet(draw, per_sample):
     levels = draw(st.integers(1, 3))
     shape = draw(image_shapes((2**levels, 2**levels)))
@@ -176,6 +180,7 @@ OPERATORS = {
     "fft": _fft,
     "masked": _masked,
     "downsample": _downsample,
+    "crop": _crop,
     "wavelet": _wavelet,
     "finitediff": _finite_difference,
     "sense": _sense,

@@ -10,6 +10,7 @@ batch axes, on the input's backend and device and in its precision.
 ``FFT2``               centred orthonormal 2-D DFT
 ``MaskedFFT``          :math:`x \\mapsto M \\odot F x` (undersampled MRI)
 ``Downsample``         block averages (super-resolution)
+``Crop``               centre crop / zero padding between grids
 ``Wavelet``            orthonormal periodized 2-D DWT in pywt's layout
 ``FiniteDifference``   forward differences (total variation)
 ``dottest``            the adjoint test for any operator
@@ -18,6 +19,7 @@ batch axes, on the input's backend and device and in its precision.
 
 from npgd.linops.base import Compose, Identity, LinearOperator, Scaled, Sum
 from npgd.linops.basic import Diagonal
+from npgd.linops.crop import Crop
 from npgd.linops.dottest import dottest
 from npgd.linops.finite_difference import FiniteDifference
 from npgd.linops.fourier import FFT2, MaskedFFT
@@ -27,6 +29,7 @@ from npgd.linops.wavelet import Wavelet
 
 __all__ = [
     "Compose",
+    "Crop",
     "Diagonal",
     "Downsample",
     "FFT2",
