@@ -189,7 +189,7 @@ def _option(field: dataclasses.Field) -> tuple[str, dict]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from npgd.experiments import contraction, evaluate, sweep
+    from npgd.experiments import contraction, evaluate, multicoil, sweep
     from npgd.train.config import TrainConfig
 
     debug = {"action": "store_true",
@@ -201,8 +201,11 @@ def _parser() -> argparse.ArgumentParser:
                        "embedded brain test slices at 5x: table and figure")
     _add_demo_args(d)
     e = sub.add_parser("eval", help="zero-filled, CS and a model on any images (NIfTI, DICOM, "
-                       ".npy, fastMRI, BART) with any masks and noise: table and figure")
+                       ".npy, fastMRI, BART) with any masks and noise, or on multi-coil "
+                       "k-space (fastMRI, ISMRMRD, BART; simulated coils on images) with "
+                       "CG-SENSE too: table and figure")
     evaluate.add_arguments(e)
+    multicoil.add_arguments(e)
     sweep.add_sweep_arguments(e)
     c = sub.add_parser("contraction", help="eta1/eta2 of eq. 11-14 per iteration, NRMSE "
                        "and de-biasing (Remark 1) of an MRI model: table and figure")
@@ -233,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``npgd`` console script; returns the exit status.
 
     ``npgd demo`` compares zero-filled, CS-WV, CS-TV and the shipped model on the embedded
-    test slices; ``npgd eval`` does the same for a checkpoint and data of your own;
+    test slices; ``npgd eval`` does the same for a checkpoint and data of your own (images,
+    or multi-coil k-space: :mod:`npgd.experiments.multicoil`);
     ``npgd train`` trains (every :class:`~npgd.train.TrainConfig` field is a flag, with its
     help). ``argv`` defaults to the command line. Exit status: 0 done, 1 a data error,
     2 a usage error, 128 + the signal number for an interrupted run (130 Ctrl-C).
@@ -247,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
 
         npgd demo --slices 8 --out demo
         npgd eval --checkpoint run/model.pt --data /data/brains/ --out eval
+        npgd eval --data file_brain_AXT2_200_2000019.h5 --slices 4 --out eval-multicoil
+        npgd eval --data builtin:brain --simulate-coils 8 --slices 4 --out eval-8-coils
         npgd train --out run --features 48 --steps 1200 --lr 1e-3 --lr-halve-every 400
         torchrun --nproc-per-node 4 -m npgd.cli train --out run --resume
     """
@@ -261,8 +267,10 @@ def main(argv: list[str] | None = None) -> int:
 
             return contraction.run(args)
         if args.command == "eval":
-            from npgd.experiments import evaluate, sweep
+            from npgd.experiments import evaluate, multicoil, sweep
 
+            if multicoil.selected(args):
+                return multicoil.run(args)
             return sweep.run(args) if args.sweep else evaluate.run(args)
         return _demo(args)
     except SystemExit:

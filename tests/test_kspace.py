@@ -156,99 +156,25 @@ def test_ismrmrd_missing_package_names_the_extra(tmp_path, monkeypatch):
         kspace.read_kspace(p)
 
 
-# -- end to end: a multi-coil file through the evaluation ----------------------------------
+def test_ismrmrd_mrd_file(tmp_path):
+    k = _k((1, 2, 8, 6))
+    p = _ismrmrd_file(tmp_path / "scan.mrd", k)
+    np.testing.assert_array_equal(kspace.read_kspace(p), k)
+    assert kspace.is_multicoil(p)
 
 
-def _multicoil_file(tmp_path):
-    from npgd.problems import coils, data
-
-    x = np.stack([data.phantom((24, 20), seed=s) for s in range(2)])
-    return _h5(tmp_path, "multicoil.h5", kspace=coils.simulate_kspace(x, 4))
+# -- which files npgd eval reads as multi-coil k-space -------------------------------------
 
 
-def _run(argv):
-    import argparse
-
-    from npgd.experiments import multicoil
-
-    p = argparse.ArgumentParser()
-    multicoil.add_arguments(p)
-    lines = []
-    return multicoil.run(p.parse_args(argv), log=lines.append), lines
-
-
-def test_multicoil_file_end_to_end(tmp_path):
-    import json
-
-    out = tmp_path / "r.json"
-    status, lines = _run([str(_multicoil_file(tmp_path)), "--accel", "2", "--calib", "8",
-                          "--kernel", "3", "--iters", "10", "--cg-iters", "10",
-                          "--methods", "CG-SENSE,CS-WV,CS-TV", "--json", str(out)])
-    assert status == 0 and "zero-filled" in lines[0]
-    result = json.loads(out.read_text(), parse_constant=lambda c: pytest.fail(c))
-    rows = {r["method"]: r for r in result["rows"]}
-    assert list(rows) == ["zero-filled", "CG-SENSE", "CS-WV", "CS-TV"]
-    assert result["shape"] == [2, 4, 24, 20] and len(rows["CS-TV"]["snr_all"]) == 2
-    assert all(np.isfinite(r["snr"]) and r["s_per_slice"] > 0 for r in rows.values())
-    assert rows["CG-SENSE"]["snr"] > rows["zero-filled"]["snr"] + 3
-
-
-def test_multicoil_learned_model_runs_through_pgd_on_sense():
-    """A learned model (here a tiny untrained one; the shipped one is the default) runs
-    through solvers.pgd on the Sense operator, with its step scaled by 1/||A||^2."""
-    torch = pytest.importorskip("torch")
-    from npgd import linops, solvers
-    from npgd.experiments import multicoil
-    from npgd.models import build_model
-    from npgd.problems import coils, data, metrics
-
-    torch.manual_seed(0)
-    net = build_model({"features": 4, "iters": 2}).eval()
-    k = coils.simulate_kspace(data.phantom((24, 20), seed=0)[None], 4)
-    out = multicoil.evaluate_multicoil(k, 2, calib=8, kernel=3, methods=("NPGD",), net=net)
-    assert [r["method"] for r in out["rows"]] == ["zero-filled", "NPGD"]
-    assert np.isfinite(out["rows"][1]["snr"])
-    # the same computation by hand: scaled data, ESPIRiT maps, pgd with step / ||A||^2
-    mask = multicoil.sampling_mask((24, 20), 2, calib=8)
-    maps = coils.espirit(k * mask, 8, 3)
-    A = linops.Sense(maps, mask)
-    y = k * mask
-    y = (y / np.percentile(abs(A.H(y)), 99.9)).astype(np.complex64)
-    At = linops.Sense(torch.from_numpy(maps), torch.from_numpy(mask))
-    yt = torch.from_numpy(y)
-    with torch.no_grad():
-        step = net.step / solvers.squared_norm(At, (1,), like=yt)
-        ref = solvers.pgd(At, net.prox, yt, iters=net.iters, step=step).numpy()
-    ref_image = coils.sense_combine(linops.FFT2((24, 20)).H(k), maps)
-    scale = np.percentile(abs(A.H(k * mask)), 99.9)
-    assert abs(out["rows"][1]["snr"] - float(metrics.snr(ref_image / scale, ref)[0])) < 1e-3
-
-
-def test_multicoil_rss_reference_and_slices(tmp_path):
-    from npgd.experiments import multicoil
-    from npgd.problems import coils, data
-
-    k = coils.simulate_kspace(data.phantom((24, 20), seed=0)[None], 4)
-    out = multicoil.evaluate_multicoil(k[0], 2, "lines", calib=8, kernel=3,
-                                       methods=("CG-SENSE",), cg_iters=10, reference="rss")
-    assert out["reference"] == "rss" and out["rows"][1]["snr"] > out["rows"][0]["snr"]
-    status, lines = _run([str(_multicoil_file(tmp_path)), "--slices", "1", "--methods",
-                          "CG-SENSE", "--calib", "8", "--kernel", "3", "--mask", "radial"])
-    assert status == 0 and "1 slice(s), 4 coils, 24x20" in lines[-1]
-
-
-def test_multicoil_errors(tmp_path):
-    from npgd._util import UsageError
-    from npgd.experiments import multicoil
-
-    k = np.ones((1, 2, 16, 16), np.complex64)
-    with pytest.raises(UsageError, match="methods: unknown"):
-        multicoil.evaluate_multicoil(k, methods=("SENSE",))
-    with pytest.raises(UsageError, match="reference: must be"):
-        multicoil.evaluate_multicoil(k, reference="mean")
-    with pytest.raises(UsageError, match="mask: must be one of"):
-        multicoil.sampling_mask((16, 16), 2, "spiral")
-    with pytest.raises(DataError, match=r"expected \(slices, coils, H, W\)"):
-        multicoil.evaluate_multicoil(np.ones((16, 16), np.complex64))
-    with pytest.raises(DataError, match="no such file"):
-        _run([str(tmp_path / "none.h5")])
+def test_is_multicoil_judges_the_layout(tmp_path):
+    assert kspace.is_multicoil(_h5(tmp_path, "multi.h5", kspace=_k()))
+    with h5py.File(tmp_path / "raw.h5", "w") as f:
+        f.create_group("dataset")  # an ISMRMRD file's group, recognised without ismrmrd
+    assert kspace.is_multicoil(tmp_path / "raw.h5")
+    assert not kspace.is_multicoil(_h5(tmp_path, "single.h5", kspace=_k((2, 8, 6))))
+    assert not kspace.is_multicoil(_h5(tmp_path, "array.h5", dataset=np.ones(3)))
+    (tmp_path / "broken.h5").write_bytes(b"not hdf5")
+    assert not kspace.is_multicoil(tmp_path / "broken.h5")
+    write_cfl(tmp_path / "k", np.ones((8, 6, 1, 4)))  # coil images or coil k-space alike
+    assert not kspace.is_multicoil(tmp_path / "k.cfl")
+    assert not kspace.is_multicoil(tmp_path) and not kspace.is_multicoil("builtin:brain")

@@ -24,8 +24,9 @@ from npgd.experiments.compare import compare_measured, figure, neural
 from npgd.experiments.tune import CS_METHODS, cs_methods, tune_cs
 from npgd.problems import mri
 
-__all__ = ["MASKS", "add_arguments", "evaluate", "load_images", "load_net", "make_masks",
-           "measure", "noise_std_for", "check_args", "run", "scores", "write_results"]
+__all__ = ["MASKS", "add_arguments", "check_args", "check_out", "evaluate", "load_images",
+           "load_net", "make_masks", "measure", "noise_std_for", "run", "scores",
+           "write_results"]
 
 
 def _calib(shape: tuple[int, int], accel: float) -> int:
@@ -431,8 +432,16 @@ def check_args(args: argparse.Namespace) -> None:
             raise bad("--sweep-noise", "'none' or finite dB >= 0", v)
 
 
-def _check_out(out: str) -> Path:
-    # Fail before any compute when the results could not be written.
+def check_out(out: str | os.PathLike) -> Path:
+    """The folder ``--out`` names, created and checked writable before any compute starts
+    (a run must not fail at its end for want of a place to write); a UsageError otherwise.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> check_out(os.path.join(tempfile.mkdtemp(), "eval")).is_dir()
+    True
+    """
     p = Path(out)
     try:
         p.mkdir(parents=True, exist_ok=True)
@@ -460,7 +469,7 @@ def run(args: argparse.Namespace, log: Callable[[str], Any] = print) -> int:
     0
     """
     check_args(args)
-    out = _check_out(args.out)
+    out = check_out(args.out)
     x = load_images(args, log)
     net, name = load_net(args)
     noise = (f"{args.noise:g} dB k-space SNR" if args.noise is not None

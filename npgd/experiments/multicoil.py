@@ -2,7 +2,7 @@
 multi-coil k-space, with ESPIRiT maps from the undersampled data.
 
 The flow of a parallel-imaging reconstruction on a scanner: a k-space file
-(:func:`npgd.problems.kspace.read_kspace`) or images turned into 8-coil k-space
+(:func:`npgd.problems.kspace.read_kspace`) or images turned into birdcage-coil k-space
 (:func:`npgd.problems.coils.simulate_kspace`) is undersampled by a mask that keeps a fully
 sampled ``calib`` x ``calib`` centre; ESPIRiT maps (:func:`npgd.problems.coils.espirit`) are
 estimated from that centre; every method reconstructs through one
@@ -10,13 +10,20 @@ estimated from that centre; every method reconstructs through one
 (with the same maps: ESPIRiT reads only the centre, which the mask keeps) or the
 root-sum-of-squares image.
 
-:func:`evaluate_multicoil` is the Python entry point; :func:`add_arguments` and :func:`run`
-are the command line's part.
+:func:`evaluate_multicoil` is the Python entry point. On the command line this is
+``npgd eval`` on multi-coil data (:func:`selected` tells when): ``--data scan.h5`` with a
+fastMRI multi-coil or ISMRMRD file (found by its contents), ``--multicoil`` for any file
+:func:`~npgd.problems.kspace.read_kspace` reads (BART ``.cfl`` included), or
+``--simulate-coils C`` for images. :func:`add_arguments` adds the multi-coil options to the
+``npgd eval`` parser of :func:`npgd.experiments.evaluate.add_arguments`, whose options
+(``--accel``, ``--mask``, ``--slices``, ``--model``, ``--noise``, ``--out`` ...) keep their
+meaning; :func:`run` does the work.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import time
 from collections.abc import Callable
@@ -25,16 +32,20 @@ from typing import Any
 import numpy as np
 
 from npgd import linops, priors, solvers
-from npgd._util import DataError, UsageError, atomic_write, check_int, crop_or_pad, strict_json
-from npgd.experiments.compare import CS_TV_REL, CS_WV_REL, _Crop, compare_measured, wavelet_grid
-from npgd.experiments.compare import test_images as read_test_images
+from npgd._util import DataError, UsageError, check_int, crop_or_pad
+from npgd.experiments import evaluate
+from npgd.experiments.compare import CS_TV_REL, CS_WV_REL, compare_measured, wavelet_grid
 from npgd.problems import coils, kspace, mri
 
-__all__ = ["METHODS", "add_arguments", "evaluate_multicoil", "run", "sampling_mask"]
+__all__ = ["METHODS", "add_arguments", "evaluate_multicoil", "run", "sampling_mask",
+           "selected"]
 
 #: Methods besides the zero-filled SENSE-combined adjoint, in the order they run.
 METHODS = ("CG-SENSE", "CS-WV", "CS-TV", "NPGD")
 MASKS = ("vd", "radial", "lines")
+#: ``npgd eval`` options of the multi-coil evaluation alone (``dest`` names; default None
+#: so that giving one on single-coil data is told apart from not giving it).
+OPTIONS = {"acs": 24, "espirit_kernel": 6, "cg_iters": 30, "reference": "sense"}
 
 
 def sampling_mask(shape: tuple[int, int], accel: float, family: str = "vd", *,
@@ -77,29 +88,54 @@ def _cs(maps: np.ndarray, mask: np.ndarray, y: np.ndarray, make_prox: Callable,
     for i in range(len(y)):
         A = linops.Sense(maps[i], mask)
         if padded != shape:
-            A = A @ _Crop(padded, shape)
+            A = A @ linops.Crop(padded, shape)
         z = solvers.fista(A, make_prox(A, y[i], padded), y[i], iters=iters)
         out.append(crop_or_pad(z, shape))
     return np.stack(out)
 
 
-def _npgd(net: Any, maps: np.ndarray, mask: np.ndarray, batch: int = 4) -> Callable:
-    """The learned model through :func:`npgd.solvers.pgd` on the Sense operator: its
-    proximal works in image space, its step is rescaled by :math:`1/\\|A\\|^2`."""
+def _npgd(net: Any, maps: np.ndarray, mask: np.ndarray, amp: bool = False,
+          batch: int = 4) -> Callable:
+    """The learned model through :func:`npgd.solvers.pgd` on the Sense operator, on the
+    network's device: its proximal works in image space, its step is rescaled by
+    :math:`1/\\|A\\|^2`."""
     import torch
+
+    device = next(net.parameters()).device
 
     def run(A: linops.Sense, y: np.ndarray) -> np.ndarray:
         out = []
-        with torch.no_grad():
+        m = torch.from_numpy(mask).to(device)
+        with torch.no_grad(), torch.autocast(device.type, torch.bfloat16, enabled=amp):
             for i in range(0, len(y), batch):
-                yk = torch.from_numpy(np.ascontiguousarray(y[i : i + batch]))
-                Ak = linops.Sense(torch.from_numpy(maps[i : i + batch]), torch.from_numpy(mask))
+                yk = torch.from_numpy(np.ascontiguousarray(y[i : i + batch])).to(device)
+                Ak = linops.Sense(torch.from_numpy(maps[i : i + batch]).to(device), m)
                 L = solvers.squared_norm(Ak, (len(yk),), like=yk)
                 xk = solvers.pgd(Ak, net.prox, yk, iters=net.iters, step=net.step / L)
-                out.append(xk.numpy())
+                out.append(xk.cpu().numpy())
         return np.concatenate(out)
 
     return run
+
+
+def _noisy(k: np.ndarray, mask: np.ndarray, noise_db: float | None, noise_std: float,
+           seed: int) -> np.ndarray:
+    """``mask * (k + v)``, :math:`v \\sim \\mathcal{CN}(0, \\sigma_i^2)` per slice."""
+    if noise_db is not None and noise_std:
+        raise UsageError("noise: give an SNR in dB or a std, not both")
+    if (isinstance(noise_std, bool) or not isinstance(noise_std, int | float)
+            or not (math.isfinite(noise_std) and noise_std >= 0)):
+        raise UsageError(f"noise-std: must be a finite number >= 0, got {noise_std!r}")
+    y = k * mask
+    if noise_db is None and not noise_std:
+        return y
+    # The SNR over all coils' fully sampled k-space of a slice: (S, C, H, W) seen as
+    # (S, C*H, W) makes noise_std_for's per-image rms the rms over every coil.
+    std = (evaluate.noise_std_for(k.reshape(len(k), -1, k.shape[-1]), noise_db)
+           if noise_db is not None else np.full(len(k), float(noise_std)))
+    rng = np.random.default_rng(seed)
+    v = rng.standard_normal(k.shape + (2,)).view(np.complex128)[..., 0]
+    return (y + mask * v * (std[:, None, None, None] / math.sqrt(2))).astype(np.complex64)
 
 
 def evaluate_multicoil(
@@ -116,9 +152,13 @@ def evaluate_multicoil(
     tv_rel: float = CS_TV_REL,
     reference: str = "sense",
     net: Any = None,
+    name: str = "NPGD",
+    amp: bool = False,
+    noise_db: float | None = None,
+    noise_std: float = 0.0,
     seed: int = 0,
     log: Callable[[str], Any] | None = None,
-) -> dict:
+) -> tuple[dict, np.ndarray, dict[str, np.ndarray]]:
     """Reconstruct undersampled multi-coil k-space with every method and score it.
 
     Parameters
@@ -138,27 +178,41 @@ def evaluate_multicoil(
         :math:`\\lambda` = ``wv_rel``/``tv_rel`` times :func:`npgd.solvers.lambda_max`;
         ``"NPGD"``: the learned model ``net`` (a model, or a shipped name for
         :func:`npgd.problems.pretrained`) through ``solvers.pgd(A, net.prox, y,
-        iters=net.iters, step=net.step / ||A||^2)``.
+        iters=net.iters, step=net.step / ||A||^2)`` on its device (bf16 autocast with
+        ``amp``), reported as ``name``.
     reference : {"sense", "rss"}
         Fully sampled SENSE-combined or root-sum-of-squares reference image.
+    noise_db, noise_std
+        Complex Gaussian noise added to the sampled k-space, :math:`y = M \\odot (k + v)`:
+        an SNR in dB over all coils' fully sampled k-space of a slice
+        (:func:`npgd.problems.mri.noise_std_for`), or one absolute std; the reference stays
+        noiseless.
     log : callable, optional
         Gets one table row per method as it finishes.
 
     Returns
     -------
-    dict
-        ``shape``, ``accel`` (measured), the settings, and ``rows``: per method mean
-        ``snr`` (dB, on magnitudes), ``ssim``, ``s_per_slice`` and the per-slice values. The
-        data are scaled per slice by the 99.9th percentile of the zero-filled magnitude (the
-        learned model's training range); SNR and SSIM do not depend on the scale.
+    result : dict
+        ``shape``, ``accel`` (measured), the settings, and ``methods``: per method the mean
+        ``snr`` (dB, on magnitudes) and ``ssim``, ``s_per_slice`` and per-slice
+        ``snr_per_slice``/``ssim_per_slice`` (:func:`npgd.experiments.evaluate.scores`), as
+        ``npgd eval`` writes them; ``npgd_minus_best_cs_db`` when NPGD and a CS method ran.
+        The data are scaled per slice by the 99.9th percentile of the zero-filled magnitude
+        (the learned model's training range); SNR and SSIM do not depend on the scale.
+    reference : ndarray
+        The reference images ``(slices, H, W)`` on that scale.
+    recons : dict
+        Each method's reconstructions.
 
     Examples
     --------
     >>> from npgd.problems import data
     >>> k = coils.simulate_kspace(data.phantom((32, 28), seed=0)[None], 4)
-    >>> out = evaluate_multicoil(k, 3, calib=12, kernel=4, methods=("CG-SENSE",), iters=5)
-    >>> [r["method"] for r in out["rows"]], out["rows"][1]["snr"] > out["rows"][0]["snr"]
-    (['zero-filled', 'CG-SENSE'], True)
+    >>> out, ref, _ = evaluate_multicoil(k, 3, calib=12, kernel=4, methods=("CG-SENSE",))
+    >>> [r["method"] for r in out["methods"]], ref.shape
+    (['zero-filled', 'CG-SENSE'], (1, 32, 28))
+    >>> out["methods"][1]["snr"] > out["methods"][0]["snr"]
+    True
     """
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
@@ -168,7 +222,7 @@ def evaluate_multicoil(
     k = _kspace(source)
     shape = tuple(k.shape[-2:])
     m = sampling_mask(shape, accel, mask, calib=calib, seed=seed)
-    y = k * m
+    y = _noisy(k, m, noise_db, noise_std, seed)
     maps = coils.espirit(y, calib, kernel)
     A = linops.Sense(maps, m)
     full = linops.FFT2(shape).H(k)
@@ -198,11 +252,19 @@ def evaluate_multicoil(
             from npgd.problems import pretrained
 
             net = pretrained(net)
-        runs["NPGD"] = _npgd(net, maps, m)
-    rows, _ = compare_measured(ref, A, y, runs, log=log)
-    return {"shape": list(k.shape), "accel": mri.acceleration(m), "mask": mask,
-            "calib": calib, "kernel": kernel, "reference": reference, "iters": iters,
-            "cg_iters": cg_iters, "rows": rows}
+        runs[name] = _npgd(net, maps, m, amp)
+    rows, recons = compare_measured(ref, A, y, runs, log=log)
+    result = {"shape": list(k.shape), "accel": mri.acceleration(m), "mask": mask,
+              "calib": calib, "kernel": kernel, "reference": reference, "iters": iters,
+              "cg_iters": cg_iters, "noise_db": noise_db, "noise_std": noise_std, "seed": seed,
+              "methods": [{"method": r["method"], "snr": r["snr"], "ssim": r["ssim"],
+                           "s_per_slice": r["s_per_slice"],
+                           "snr_per_slice": evaluate.scores(r["snr_all"]),
+                           "ssim_per_slice": evaluate.scores(r["ssim_all"])} for r in rows]}
+    cs = [r["snr"] for r in rows if r["method"] in ("CS-WV", "CS-TV")]
+    if "NPGD" in methods and cs:
+        result["npgd_minus_best_cs_db"] = rows[-1]["snr"] - max(cs)
+    return result, ref, recons
 
 
 def _kspace(source: Any) -> np.ndarray:
@@ -219,75 +281,156 @@ def _kspace(source: Any) -> np.ndarray:
     return k.astype(np.complex64)
 
 
+# ---------------------------------------------------------------------------------------
+# command line: npgd eval on multi-coil data
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The options of the multi-coil evaluation (for ``npgd``'s parser).
+    """The multi-coil options of ``npgd eval``, added to a parser that has the options of
+    :func:`npgd.experiments.evaluate.add_arguments`.
 
     Examples
     --------
     >>> p = argparse.ArgumentParser()
-    >>> add_arguments(p)
-    >>> p.parse_args(["brain", "--simulate-coils", "8"]).simulate_coils
-    8
+    >>> evaluate.add_arguments(p); add_arguments(p)
+    >>> a = p.parse_args(["--simulate-coils", "8", "--acs", "16"])
+    >>> a.simulate_coils, a.acs, a.espirit_kernel
+    (8, 16, None)
     """
-    p.add_argument("source", help="multi-coil k-space file (.h5 fastMRI or ISMRMRD, .cfl "
-                   "BART); with --simulate-coils, any images npgd reads (NIfTI, DICOM, .npy, "
-                   "a folder, or 'brain' for the embedded sample)")
-    p.add_argument("--simulate-coils", type=int, default=None, metavar="C",
-                   help="simulate C birdcage coils on the images of SOURCE")
-    p.add_argument("--slices", type=int, default=None,
-                   help="evaluate this many slices, evenly spread (default: all)")
-    p.add_argument("--accel", type=float, default=5.0, help="acceleration (default: 5)")
-    p.add_argument("--mask", choices=MASKS, default="vd", help="mask family (default: vd)")
-    p.add_argument("--calib", type=int, default=24,
-                   help="fully sampled centre for ESPIRiT (default: 24)")
-    p.add_argument("--kernel", type=int, default=6, help="ESPIRiT kernel width (default: 6)")
-    p.add_argument("--methods", default=",".join(METHODS),
-                   help=f"comma-separated subset of {','.join(METHODS)} (default: all)")
-    p.add_argument("--iters", type=int, default=100,
-                   help="FISTA iterations of CS-WV and CS-TV (default: 100)")
-    p.add_argument("--cg-iters", type=int, default=30, help="CG-SENSE iterations (default: 30)")
-    p.add_argument("--reference", choices=("sense", "rss"), default="sense",
-                   help="fully sampled reference: SENSE-combined or root-sum-of-squares")
-    p.add_argument("--model", default=None, help="shipped model for NPGD (default: the "
-                   "default model of npgd.problems.pretrained())")
-    p.add_argument("--seed", type=int, default=0, help="mask seed (default: 0)")
-    p.add_argument("--json", default=None, help="write the results here as JSON")
+    g = p.add_argument_group(
+        "multi-coil data", "SENSE with ESPIRiT maps; on for a fastMRI multi-coil or ISMRMRD "
+        ".h5 given as --data (found by its contents), with --multicoil or --simulate-coils")
+    mode = g.add_mutually_exclusive_group()
+    mode.add_argument("--multicoil", action="store_true",
+                      help="read --data as multi-coil k-space (.h5 fastMRI or ISMRMRD, .mrd, "
+                      "BART .cfl/.hdr with coils on dim 3)")
+    mode.add_argument("--simulate-coils", type=int, default=None, metavar="C",
+                      help="turn the images of --data into the k-space of C simulated "
+                      "birdcage coils")
+    g.add_argument("--acs", type=int, default=None, metavar="N",
+                   help="fully sampled NxN k-space centre that every mask keeps and ESPIRiT "
+                   f"calibrates on (default {OPTIONS['acs']})")
+    g.add_argument("--espirit-kernel", type=int, default=None, metavar="K",
+                   help=f"ESPIRiT kernel width (default {OPTIONS['espirit_kernel']})")
+    g.add_argument("--cg-iters", type=int, default=None,
+                   help=f"CG-SENSE iterations (default {OPTIONS['cg_iters']})")
+    g.add_argument("--reference", choices=("sense", "rss"), default=None,
+                   help="fully sampled reference: SENSE-combined with the ESPIRiT maps "
+                   "(default) or root-sum-of-squares")
+
+
+def selected(args: argparse.Namespace) -> bool:
+    """Whether ``npgd eval`` with ``args`` evaluates multi-coil data: ``--multicoil``,
+    ``--simulate-coils``, or a ``--data`` file that
+    :func:`npgd.problems.kspace.is_multicoil` recognises. A multi-coil option on single-coil
+    data is a UsageError.
+
+    Examples
+    --------
+    >>> p = argparse.ArgumentParser()
+    >>> evaluate.add_arguments(p); add_arguments(p)
+    >>> selected(p.parse_args([])), selected(p.parse_args(["--simulate-coils", "4"]))
+    (False, True)
+    >>> selected(p.parse_args(["--acs", "16"]))
+    Traceback (most recent call last):
+    ...
+    npgd._util.UsageError: --acs: only for multi-coil data (a multi-coil .h5 file, \
+--multicoil or --simulate-coils)
+    """
+    if args.multicoil or args.simulate_coils is not None or kspace.is_multicoil(args.data):
+        return True
+    for dest in OPTIONS:
+        if getattr(args, dest) is not None:
+            raise UsageError(f"--{dest.replace('_', '-')}: only for multi-coil data (a "
+                             "multi-coil .h5 file, --multicoil or --simulate-coils)")
+    return False
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    """The multi-coil checks on top of :func:`npgd.experiments.evaluate.check_args`, before
+    any work; fills in the defaults of :data:`OPTIONS`."""
+    evaluate.check_args(args)
+    if getattr(args, "sweep", False):
+        raise UsageError("--sweep: not available for multi-coil data; expected a single-coil "
+                         "evaluation")
+    if args.tune:
+        raise UsageError("--tune: not available for multi-coil data (the CS weights are the "
+                         "single-coil defaults); expected no --tune")
+    if args.simulate_coils is None:
+        defaults = argparse.ArgumentParser()
+        evaluate.add_arguments(defaults)
+        for dest in ("axis", "magnitude", "phase", "min_fraction"):
+            if getattr(args, dest) != defaults.get_default(dest):
+                raise UsageError(f"--{dest.replace('_', '-')}: only for images; a k-space "
+                                 "file has no such choice (with --simulate-coils it applies)")
+    for dest, default in OPTIONS.items():
+        if getattr(args, dest) is None:
+            setattr(args, dest, default)
+    for dest, low in (("simulate_coils", 1), ("acs", 2), ("espirit_kernel", 1),
+                      ("cg_iters", 1)):
+        v = getattr(args, dest)
+        if v is not None and v < low:
+            raise UsageError(f"--{dest.replace('_', '-')}: must be an int >= {low}, got {v!r}")
+    if args.espirit_kernel > args.acs:
+        raise UsageError(f"--espirit-kernel: must be at most --acs ({args.acs}), got "
+                         f"{args.espirit_kernel}")
+
+
+def _load_kspace(args: argparse.Namespace, log: Callable[[str], Any]) -> np.ndarray:
+    if args.simulate_coils is not None:
+        x = evaluate.load_images(args, log)
+        log(f"{len(x)} image(s) on {args.simulate_coils} simulated birdcage coils")
+        return coils.simulate_kspace(x, args.simulate_coils)
+    k = kspace.read_kspace(args.data)
+    log(f"{args.data}: multi-coil k-space, {k.shape[0]} slice(s), {k.shape[1]} coils, "
+        f"{k.shape[2]}x{k.shape[3]}")
+    if args.slices is not None and args.slices < len(k):
+        k = k[np.linspace(0, len(k) - 1, args.slices).round().astype(int)]
+    return k
 
 
 def run(args: argparse.Namespace, log: Callable[[str], Any] = print) -> int:
-    """Run :func:`evaluate_multicoil` from parsed :func:`add_arguments` options: print the
-    table, write ``--json``; returns the exit status (0).
+    """``npgd eval`` on multi-coil data: check the options, read or simulate the k-space,
+    run :func:`evaluate_multicoil` (``--no-classic`` leaves out CG-SENSE, CS-WV and CS-TV;
+    the model of ``--model``/``--checkpoint`` always runs), print the table and write
+    ``results.json`` and ``comparison.png`` into ``--out``
+    (:func:`npgd.experiments.evaluate.write_results`). Returns the exit status (0); errors
+    are UsageError/DataError with one line.
 
     Examples
     --------
+    >>> import tempfile
     >>> p = argparse.ArgumentParser()
-    >>> add_arguments(p)
-    >>> run(p.parse_args(["brain", "--simulate-coils", "4", "--slices", "1", "--calib", "16",
-    ...                   "--methods", "CG-SENSE", "--cg-iters", "3"]), log=lambda s: None)
+    >>> evaluate.add_arguments(p); add_arguments(p)
+    >>> a = p.parse_args(["--simulate-coils", "4", "--slices", "1", "--acs", "16",
+    ...                   "--no-classic", "--no-figure", "--out", tempfile.mkdtemp()])
+    >>> run(a, log=lambda s: None)
     0
     """
-    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
-    if args.slices is not None:
-        check_int("multicoil", "slices", args.slices)
-    if args.simulate_coils is not None:
-        ncoils = check_int("multicoil", "simulate-coils", args.simulate_coils)
-        source: Any = coils.simulate_kspace(read_test_images(args.source, args.slices), ncoils)
-        log(f"{source.shape[0]} slice(s) of {args.source} on {ncoils} simulated birdcage coils")
-    else:
-        source = kspace.read_kspace(args.source)
-        if args.slices is not None and args.slices < len(source):
-            pick = np.linspace(0, len(source) - 1, args.slices).round().astype(int)
-            source = source[pick]
+    _check_args(args)
+    out = evaluate.check_out(args.out)
+    k = _load_kspace(args, log)
+    net, name = evaluate.load_net(args)
+    noise = (f"{args.noise:g} dB k-space SNR" if args.noise is not None
+             else f"noise std {args.noise_std:g}" if args.noise_std else "noiseless")
+    log(f"{args.accel:g}x {args.mask} mask with a {args.acs}x{args.acs} fully sampled centre "
+        f"(seed {args.seed}), {noise}; ESPIRiT kernel {args.espirit_kernel}; "
+        + ("" if args.no_classic else f"CG-SENSE {args.cg_iters} iterations, CS: FISTA "
+           f"{args.cs_iters} iterations; ") + f"{name}: {net.iters} unrolled iterations")
+    methods = ("NPGD",) if args.no_classic else METHODS
     t = time.perf_counter()
-    result = evaluate_multicoil(
-        source, args.accel, args.mask, calib=args.calib, kernel=args.kernel, methods=methods,
-        iters=args.iters, cg_iters=args.cg_iters, reference=args.reference, net=args.model,
+    result, ref, recons = evaluate_multicoil(
+        k, args.accel, args.mask, calib=args.acs, kernel=args.espirit_kernel, methods=methods,
+        iters=args.cs_iters, cg_iters=args.cg_iters, reference=args.reference, net=net,
+        name=name, amp=args.amp, noise_db=args.noise, noise_std=args.noise_std,
         seed=args.seed, log=log)
+    result["source"] = str(args.data)
+    result["simulated_coils"] = args.simulate_coils
     log(f"{result['shape'][0]} slice(s), {result['shape'][1]} coils, "
         f"{result['shape'][2]}x{result['shape'][3]}, accel {result['accel']:.2f}, "
         f"{time.perf_counter() - t:.1f} s")
-    if args.json:
-        result["source"] = str(args.source)
-        atomic_write(args.json, strict_json(result))
+    paths = evaluate.write_results(out, result, None if args.no_figure else ref, recons)
+    if "npgd_minus_best_cs_db" in result:
+        log(f"\n{name} - best CS: {result['npgd_minus_best_cs_db']:+.2f} dB SNR")
+    log("wrote " + ", ".join(str(p) for p in paths))
     return 0
-

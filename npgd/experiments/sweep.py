@@ -257,10 +257,10 @@ def run(args: argparse.Namespace, log: Callable[[str], Any] = print) -> int:
     >>> run(a, log=lambda s: None)
     0
     """
-    from npgd.experiments.evaluate import _check_out, check_args, load_images, load_net
+    from npgd.experiments.evaluate import check_args, check_out, load_images, load_net
 
     check_args(args)
-    out = _check_out(args.out)
+    out = check_out(args.out)
     if not args.slices:
         args.slices = args.sweep_slices + args.calib_slices
     x = load_images(args, log)

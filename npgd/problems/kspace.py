@@ -5,7 +5,8 @@
 ==================  ==========================================================================
 fastMRI ``.h5``     multi-coil ``kspace`` dataset, ``(slices, coils, H, W)`` as stored
 ISMRMRD ``.h5``     the acquisitions of the ``dataset`` group (needs the optional ``ismrmrd``
-                    package: ``pip install "npgd[io]"``), placed on the encoded matrix
+                    package: ``pip install "npgd[io]"``), placed on the encoded matrix;
+                    ``.mrd`` is read the same way
 BART ``.cfl``       dims ``(x, y, z, coils, ..., slices)``: BART's readout, phase encode,
                     coil (dim 3) and slice (dim 13, or z for a stack of 2-D slices) axes
 ==================  ==========================================================================
@@ -28,7 +29,10 @@ from npgd._optional import require
 from npgd._util import DataError
 from npgd.problems.readers import read_cfl
 
-__all__ = ["bart_kspace", "fastmri_kspace", "ismrmrd_kspace", "read_kspace"]
+__all__ = ["bart_kspace", "fastmri_kspace", "is_multicoil", "ismrmrd_kspace", "read_kspace"]
+
+#: File name endings of HDF5 k-space (ISMRMRD files come as ``.h5`` or ``.mrd``).
+_HDF5 = (".h5", ".mrd")
 
 # BART's dimension indices (src/misc/mri.h): readout, phase 1, phase 2, coil, slice.
 _BART_X, _BART_Y, _BART_Z, _BART_COIL, _BART_SLICE = 0, 1, 2, 3, 13
@@ -198,8 +202,8 @@ def bart_kspace(name: str | os.PathLike) -> np.ndarray:
 
 def read_kspace(path: str | os.PathLike, *, dataset: str = "dataset") -> np.ndarray:
     """Multi-coil k-space ``(slices, coils, H, W)`` complex64 from a fastMRI or ISMRMRD
-    ``.h5`` file (told apart by their contents: a ``kspace`` dataset or an ISMRMRD group
-    named ``dataset``) or a BART ``.cfl``/``.hdr`` pair; see the module's table.
+    ``.h5``/``.mrd`` file (told apart by their contents: a ``kspace`` dataset or an ISMRMRD
+    group named ``dataset``) or a BART ``.cfl``/``.hdr`` pair; see the module's table.
 
     Raises
     ------
@@ -226,9 +230,9 @@ def read_kspace(path: str | os.PathLike, *, dataset: str = "dataset") -> np.ndar
     name = p.name.lower()
     if name.endswith((".cfl", ".hdr")):
         return bart_kspace(p.with_name(p.name[: -len(p.suffix)]))
-    if not name.endswith(".h5"):
-        raise DataError(f"{p}: unknown k-space file type; expected .h5 (fastMRI or ISMRMRD) "
-                        "or .cfl/.hdr (BART)")
+    if not name.endswith(_HDF5):
+        raise DataError(f"{p}: unknown k-space file type; expected .h5 (fastMRI or ISMRMRD), "
+                        ".mrd (ISMRMRD) or .cfl/.hdr (BART)")
     keys = _h5_keys(_file(p))
     if "kspace" in keys:
         return fastmri_kspace(p)
@@ -236,3 +240,34 @@ def read_kspace(path: str | os.PathLike, *, dataset: str = "dataset") -> np.ndar
         return ismrmrd_kspace(p, dataset)
     raise DataError(f"{p}: neither a fastMRI file (no 'kspace' dataset) nor an ISMRMRD file "
                     f"(no {dataset!r} group)")
+
+
+def is_multicoil(path: str | os.PathLike, *, dataset: str = "dataset") -> bool:
+    """Whether ``path`` is an HDF5 file (``.h5``, ``.mrd``) of multi-coil k-space, judged
+    from its layout without reading the samples: a 4-D ``kspace`` dataset (fastMRI
+    multi-coil) or an ISMRMRD group named ``dataset`` (raw acquisitions, always k-space).
+    Anything else is False: a folder, a name that is no file, a fastMRI single-coil file, an
+    unreadable file (its reader reports why), and BART ``.cfl`` files, which hold images as
+    well as k-space with the same layout (``npgd eval --multicoil`` reads those as k-space).
+
+    Examples
+    --------
+    >>> import h5py, tempfile, os
+    >>> d = tempfile.mkdtemp()
+    >>> for name, shape in (("multi.h5", (2, 4, 8, 6)), ("single.h5", (2, 8, 6))):
+    ...     with h5py.File(os.path.join(d, name), "w") as f:
+    ...         f["kspace"] = np.ones(shape, np.complex64)
+    >>> [is_multicoil(os.path.join(d, n)) for n in ("multi.h5", "single.h5", "none.h5")]
+    [True, False, False]
+    """
+    p = Path(path)
+    if not (p.name.lower().endswith(_HDF5) and p.is_file()):
+        return False
+    h5py = require("h5py", "io", "reading HDF5 k-space files")
+    try:
+        with h5py.File(p, "r") as f:
+            k = f.get("kspace")
+            return ((isinstance(k, h5py.Dataset) and k.ndim == 4)
+                    or isinstance(f.get(dataset), h5py.Group))
+    except OSError:
+        return False
