@@ -2,6 +2,12 @@
 
     python scripts/train_sr.py --factor 2 --out runs/sr2 --minutes 30
 
+A ResNet proximal trains as well with the one training command, which adds resuming, locks
+and the brain slices to the data: ``npgd train --task sr --factor 2 --out runs/sr2``. This
+script is for what a TrainConfig does not describe: the single-layer ``SwishProx`` of the
+contraction analysis (``--prox swish``, optionally through FFT convolutions); it runs the
+same loop (:func:`npgd.train.train_task`).
+
 Writes ``model.pt`` (the best validation weights, npgd checkpoint format with
 ``task``/``factor``/``channels`` in its config) and ``history.json`` to ``--out``; the
 validation crops are taken from the training images (the held-out test images are only
@@ -19,7 +25,8 @@ import torch
 
 from npgd.models.checkpoint import FORMAT, save_checkpoint
 from npgd.problems import sr
-from npgd.train.tasks import SRTask, build_task_model, train_task
+from npgd.train.loop import train_task
+from npgd.train.tasks import SRTask, build_task_model
 
 
 def _fft_conv(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -109,10 +116,10 @@ def main() -> None:
     hist = train_task(net, task, sampler, steps=a.steps, batch_size=a.batch_size, lr=a.lr,
                       lr_halve_every=a.lr_halve_every, seed=a.seed, val=val,
                       val_every=a.val_every, log=log)
-    best = max(hist, key=lambda r: r["psnr"])
+    best = max(hist, key=lambda r: r["snr"])  # the weights train_task keeps
     save_checkpoint(out / "model.pt", {"format": FORMAT, "config": config,
                                        "model": net.state_dict(), "step": best["step"],
-                                       "validation": {"psnr": best["psnr"]}})
+                                       "validation": {k: best[k] for k in ("psnr", "snr")}})
     (out / "history.json").write_text(json.dumps(hist))
 
 

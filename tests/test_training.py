@@ -438,7 +438,7 @@ def test_check_architecture_accepts_exactly_the_bounded_configs(features, blocks
     ok = (1 <= features <= zoo.MAX_FEATURES and 1 <= blocks <= zoo.MAX_BLOCKS
           and 1 <= iters <= zoo.MAX_ITERS and params <= zoo.MAX_PARAMETERS)
     if ok:
-        assert zoo.check_architecture(cfg) == cfg
+        assert zoo.check_architecture(cfg) == {**cfg, "task": "mri"}
     else:
         with pytest.raises(ValueError, match="features|blocks|iters|parameters"):
             zoo.check_architecture(cfg)

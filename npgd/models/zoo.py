@@ -2,9 +2,11 @@
 
 The config of a model is a dict (or a dataclass such as
 :class:`npgd.train.TrainConfig`) with the architecture keys ``features``, ``blocks``,
-``iters``, ``shared`` and ``data_consistency``; other keys (the training settings stored
-next to them) are ignored here. The shipped models live in ``npgd/models/weights`` and are
-read without executing code (:func:`npgd.models.checkpoint.load_checkpoint`).
+``iters``, ``shared`` and ``data_consistency``, and ``task`` (``"mri"``, the default: complex
+images, two channels; ``"sr"``: real images, one channel, with ``factor``); other keys (the
+training settings stored next to them) are ignored here. The shipped models live in
+``npgd/models/weights`` and are read without executing code
+(:func:`npgd.models.checkpoint.load_checkpoint`).
 """
 
 from __future__ import annotations
@@ -54,6 +56,10 @@ _DEFAULTS = {"features": 128, "blocks": 1, "iters": 10, "shared": True,
 #: anything is allocated: a crafted file cannot ask for petabytes or a million iterations.
 MAX_FEATURES, MAX_BLOCKS, MAX_ITERS, MAX_PARAMETERS = 1024, 64, 100, 50_000_000
 
+#: Image channels of each task's proximal: complex MRI images as (real, imaginary), real
+#: super-resolution images as one.
+_CHANNELS = {"mri": 2, "sr": 1}
+
 
 def check_architecture(config: Any, where: str = "config") -> dict:
     """The architecture keys of ``config`` (a dict or dataclass), checked: ``features`` in
@@ -61,8 +67,9 @@ def check_architecture(config: Any, where: str = "config") -> dict:
     ``data_consistency`` ``"gradient"`` or ``"hard"``, and at most 50 million parameters,
     counted from these numbers before anything is allocated (about
     :math:`c\\,(18b + 2)\\,f^2` for ``c`` copies of ``b`` blocks of ``f`` features). Other keys
-    are ignored. Raises ValueError naming ``where``, the key and the expected range; a
-    missing key is named too.
+    are ignored; ``task`` (``"mri"`` or ``"sr"``, the image channels) is returned too,
+    ``"mri"`` where a config (of an older file) lacks it. Raises ValueError naming ``where``,
+    the key and the expected range; a missing key is named too.
 
     Examples
     --------
@@ -88,6 +95,9 @@ def check_architecture(config: Any, where: str = "config") -> dict:
             "shared": c["shared"], "data_consistency": c["data_consistency"]}
     if not isinstance(arch["shared"], bool):
         raise ValueError(f"{where}: shared must be True or False, got {arch['shared']!r}")
+    arch["task"] = c.get("task", "mri")
+    if arch["task"] not in _CHANNELS:
+        raise ValueError(f"{where}: task must be 'mri' or 'sr', got {arch['task']!r}")
     if arch["data_consistency"] not in ("gradient", "hard"):
         raise ValueError(f"{where}: data_consistency must be 'gradient' or 'hard', got "
                          f"{arch['data_consistency']!r}")
@@ -102,7 +112,9 @@ def check_architecture(config: Any, where: str = "config") -> dict:
 
 def build_model(config: Any) -> NeuralPGD:
     """The :class:`NeuralPGD` of a config: ``ResNetProx(features, blocks)`` unrolled ``iters``
-    times, ``shared`` weights or one proximal per iteration.
+    times, ``shared`` weights or one proximal per iteration. ``task="sr"`` takes real images
+    (one channel) and starts its step at :math:`1/\\|S^H S\\| = f^2` for the block average
+    :math:`S` by ``factor`` :math:`f`; MRI at 1.
 
     ``config`` is a dict or a dataclass instance (e.g. :class:`npgd.train.TrainConfig`);
     missing architecture keys take their defaults, other keys are ignored, and the values are
@@ -113,18 +125,27 @@ def build_model(config: Any) -> NeuralPGD:
     >>> net = build_model({"features": 8, "iters": 2})
     >>> net.iters, type(net.prox).__name__
     (2, 'ResNetProx')
+    >>> sr = build_model({"features": 8, "iters": 2, "task": "sr", "factor": 4})
+    >>> sr.prox.channels, float(sr.step.detach())
+    (1, 16.0)
     """
     c = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
-    c = check_architecture({**_DEFAULTS, **c}, "build_model")
-    prox = ResNetProx(features=c["features"], blocks=c["blocks"])
-    return NeuralPGD(prox, iters=c["iters"], shared=c["shared"],
-                     data_consistency=c["data_consistency"])
+    arch = check_architecture({**_DEFAULTS, **c}, "build_model")
+    prox = ResNetProx(features=arch["features"], blocks=arch["blocks"],
+                      channels=_CHANNELS[arch["task"]])
+    step = 1.0
+    if arch["task"] == "sr":
+        step = float(check_int("build_model", "factor", c.get("factor", 2), 1)) ** 2
+    return NeuralPGD(prox, iters=arch["iters"], shared=arch["shared"], step=step,
+                     data_consistency=arch["data_consistency"])
 
 
-def model_from_state(state: dict, where: str = "checkpoint") -> NeuralPGD:
+def model_from_state(state: dict, where: str = "checkpoint",
+                     task: str | None = None) -> NeuralPGD:
     """The :class:`NeuralPGD` of a loaded checkpoint dict (see
     :func:`~npgd.models.checkpoint.load_checkpoint`), in eval mode on the CPU; ``where``
-    names the source in errors.
+    names the source in errors. With ``task`` (``"mri"`` or ``"sr"``), a model trained for
+    another task is a ValueError saying which.
 
     Examples
     --------
@@ -137,6 +158,12 @@ def model_from_state(state: dict, where: str = "checkpoint") -> NeuralPGD:
     if "config" not in state or "model" not in state:
         raise ValueError(f"{where} has no model (keys: {sorted(state)})")
     arch = check_architecture(state["config"], where)
+    if task is not None and arch["task"] != task:
+        what = repr(arch["task"])
+        if arch["task"] == "sr":
+            what += f" (factor {state['config'].get('factor', 2)})"
+        raise ValueError(f"{where} is a model for task {what}, expected one for {task!r} "
+                         "(npgd train --task)")
     weights = state["model"]
     if not isinstance(weights, dict) or not all(
             isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in weights.items()):
@@ -146,7 +173,7 @@ def model_from_state(state: dict, where: str = "checkpoint") -> NeuralPGD:
         raise ValueError(f"{where}: weights hold NaN or Inf ({', '.join(bad[:3])}"
                          f"{', ...' if len(bad) > 3 else ''}); the file is damaged or its "
                          "training diverged")
-    net = build_model(arch)
+    net = build_model({**arch, "factor": state["config"].get("factor", 2)})
     try:
         net.load_state_dict(state["model"])
     except RuntimeError as e:
@@ -156,8 +183,11 @@ def model_from_state(state: dict, where: str = "checkpoint") -> NeuralPGD:
     return net.eval()
 
 
-def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> NeuralPGD:
-    """The trained :class:`NeuralPGD` of a checkpoint (``last.pt`` or ``model.pt``), in eval mode.
+def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu",
+               task: str | None = None) -> NeuralPGD:
+    """The trained :class:`NeuralPGD` of a checkpoint (``last.pt`` or ``model.pt``), in eval
+    mode, for the task its config names (``npgd train --task``); with ``task``, a checkpoint
+    of another task is a ValueError (an SR model where an MRI one is needed).
 
     Examples
     --------
@@ -170,8 +200,12 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
     ...                     "model": build_model(cfg).state_dict()})
     >>> load_model(p).iters
     2
+    >>> load_model(p, task="sr")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: ... is a model for task 'mri', expected one for 'sr' (npgd train --task)
     """
-    return model_from_state(load_checkpoint(path), str(path)).to(map_location)
+    return model_from_state(load_checkpoint(path), str(path), task).to(map_location)
 
 
 def pretrained(name: str | None = None, map_location: Any = "cpu") -> NeuralPGD:

@@ -89,8 +89,9 @@ class _ImageProx(nn.Module):
         z, batch = as_channels(x, self.channels, where)
         self._check(x, where)
         if self.normalize:
-            # per-sample RMS, floored so that an all-zero input maps to zero, not NaN
-            s = z.pow(2).mean(dim=(1, 2, 3), keepdim=True).sqrt().clamp_min(1e-12)
+            # per-sample RMS, floored before the root so that an all-zero input maps to zero
+            # and its gradient stays finite (the root's slope is infinite at 0)
+            s = z.pow(2).mean(dim=(1, 2, 3), keepdim=True).clamp_min(1e-24).sqrt()
             out = self.net(z / s) * s
         else:
             out = self.net(z)

@@ -96,8 +96,11 @@ class PatchSampler:
     """Random training patches ``(B, size, size)`` float32 from the :data:`TRAIN_IMAGES` and
     the ``lfw_subset`` faces: an image picked uniformly (the faces count as one), rescaled
     by a random factor in ``scales`` (anti-aliased), a random crop, random flips and a random
-    multiple of 90° rotation. Called as ``sampler(rng, n)`` with a NumPy Generator, so every
-    draw comes from the caller's seed (:func:`npgd.train.tasks.train_task`).
+    multiple of 90° rotation. With ``brain`` the embedded brain's training slices
+    (:func:`npgd.problems.data.brain_slices`, magnitude in [0, 1], never its test range) are
+    one more group, picked as often as one image. Called as ``sampler(rng, n)`` with a NumPy
+    Generator, so every draw comes from the caller's seed (the ``"natural"`` data of
+    ``npgd train --task sr``, :class:`npgd.train.data.NaturalImages`).
 
     Examples
     --------
@@ -108,8 +111,11 @@ class PatchSampler:
     ((3, 32, 32), dtype('float32'), True)
     """
 
-    def __init__(self, size: int = 48, scales: Sequence[float] = (1.0, 0.75, 0.5)):
+    def __init__(self, size: int = 48, scales: Sequence[float] = (1.0, 0.75, 0.5),
+                 brain: bool = False):
         from skimage import data, transform
+
+        from npgd.problems.data import brain_slices
 
         self.size = check_int("PatchSampler", "size", size, 4)
         for s in scales:
@@ -123,18 +129,23 @@ class PatchSampler:
             pyramid.append([v for v in levels if min(v.shape) >= size] or
                            [transform.resize(a, (max(size, a.shape[0]), max(size, a.shape[1])),
                                              order=3).astype(np.float32)])
-        faces = data.lfw_subset().astype(np.float32)
-        up = max(1.0, size / faces.shape[-1])
-        self.faces = np.stack([transform.rescale(f, up, order=3) for f in faces]).clip(0, 1)
+        def at_least_size(images: np.ndarray) -> np.ndarray:
+            up = max(1.0, size / min(images.shape[-2:]))
+            return np.stack([transform.rescale(f, up, order=3) for f in images]).clip(0, 1)
+
+        self.groups = [at_least_size(data.lfw_subset().astype(np.float32))]
+        if brain:
+            self.groups.append(at_least_size(brain_slices("train", "float32", phase=False)[0]))
         self.pyramid = pyramid
 
     def __call__(self, rng: np.random.Generator, n: int) -> np.ndarray:
         out = np.empty((n, self.size, self.size), np.float32)
         k = self.size
         for b in range(n):
-            i = int(rng.integers(len(self.pyramid) + 1))
-            if i == len(self.pyramid):
-                a = self.faces[int(rng.integers(len(self.faces)))]
+            i = int(rng.integers(len(self.pyramid) + len(self.groups)))
+            if i >= len(self.pyramid):
+                group = self.groups[i - len(self.pyramid)]
+                a = group[int(rng.integers(len(group)))]
             else:
                 levels = self.pyramid[i]
                 a = levels[int(rng.integers(len(levels)))]

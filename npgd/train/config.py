@@ -37,6 +37,9 @@ class TrainConfig:
     architecture, with a fresh optimizer and schedule: fine-tuning, or a second schedule; a
     shared-weights checkpoint may also start a ``shared=False`` run, each copy from the shared
     proximal (the recurrent-GANCS paper's Table 1: independent copies gain about 1 dB).
+    ``task`` ``"sr"`` trains super-resolution by ``factor`` instead (Sec. 5.3 of the first
+    paper: block averaging, :class:`npgd.train.tasks.SRTask`) on real, augmented crops of
+    natural images (``data="natural"``, ``shape`` their size), with a one-channel proximal.
     ``amp`` runs the network under bf16 autocast on CUDA, and on CPUs with native bf16
     (AVX512-BF16 or AMX); the loss and the data steps stay in float32.
 
@@ -48,6 +51,8 @@ class TrainConfig:
     --------
     >>> TrainConfig(features=8, iters=2).iters
     2
+    >>> TrainConfig(task="sr", factor=4).data, TrainConfig(task="sr", factor=4).shape
+    ('natural', (48, 48))
     >>> TrainConfig(shape=(0, 0))
     Traceback (most recent call last):
     ...
@@ -62,19 +67,29 @@ class TrainConfig:
     data_consistency: str = _field("gradient", "'gradient' (a learned gradient step) or "
                                    "'hard' (replace the measured k-space samples)",
                                    choices=("gradient", "hard"))
-    data: str = _field("brain", "training images: 'brain' (the embedded sample's training "
-                       "slices), a NIfTI file/folder, a folder of fastMRI .h5 files, or 'mix' "
-                       "(domain-randomized images, phases, masks 2.5-9x and noise of "
-                       "npgd.train.synth; --accel, --mask, --noise-std and --shape then "
-                       "do not apply)")
-    shape: tuple[int, int] | None = _field(None, "crop/pad training images to H W "
-                                           "(default: as read)", metavar=("H", "W"))
-    accel: float = _field(5.0, "undersampling factor of the training masks (> 1)")
-    mask: str = _field("vd", "mask family: 'vd' (variable density), 'radial' or 'lines'",
-                       choices=("vd", "radial", "lines"))
-    noise_std: float = _field(0.0, "standard deviation of complex k-space noise (>= 0)")
-    val_slices: int = _field(6, "slices held out for validation (0: no validation, "
-                             "model.pt is then the last weights)")
+    task: str = _field("mri", "what to invert: 'mri' (single-coil k-space sampling of complex "
+                       "images, --accel and --mask) or 'sr' (super-resolution of real images "
+                       "by block averaging, --factor)", choices=("mri", "sr"))
+    factor: int = _field(2, "super-resolution factor (--task sr; in [2, 16])")
+    data: str | None = _field(None, "training images. mri: 'brain' (the default: the "
+                              "embedded sample's training slices), a NIfTI file/folder, a "
+                              "folder of fastMRI .h5 files, or 'mix' (domain-randomized "
+                              "images, phases, masks 2.5-9x and noise of npgd.train.synth; "
+                              "--accel, --mask, --noise-std and --shape then do not apply). "
+                              "sr: 'natural' (the default and only source: augmented crops "
+                              "of scikit-image's training images, its faces and the brain "
+                              "training slices, npgd.problems.sr.PatchSampler)")
+    shape: tuple[int, int] | None = _field(None, "crop/pad training images to H W (mri "
+                                           "default: as read; sr: square crops, default "
+                                           "48 48)", metavar=("H", "W"))
+    accel: float = _field(5.0, "undersampling factor of the training masks (> 1; mri)")
+    mask: str = _field("vd", "mask family: 'vd' (variable density), 'radial' or 'lines' "
+                       "(mri)", choices=("vd", "radial", "lines"))
+    noise_std: float = _field(0.0, "standard deviation of the measurement noise (>= 0): "
+                              "complex k-space noise (mri), Gaussian noise on the "
+                              "low-resolution image (sr)")
+    val_slices: int = _field(6, "slices (mri) or crops (sr) held out for validation (0: no "
+                             "validation, model.pt is then the last weights)")
     steps: int = _field(30000, "training steps (the only setting --resume may change)")
     batch_size: int = _field(2, "samples per step and process")
     lr: float = _field(1e-5, "Adam learning rate")
@@ -104,6 +119,7 @@ class TrainConfig:
                                where)
             if self.shape is not None:
                 self.shape = _shape(self.shape)
+            self._check_task(where)
             if self.mask not in ("vd", "radial", "lines"):
                 raise ValueError(
                     f"{where}: mask must be 'vd', 'radial' or 'lines', got {self.mask!r}")
@@ -137,6 +153,29 @@ class TrainConfig:
             raise
         except (TypeError, ValueError) as e:
             raise UsageError(str(e)) from None
+
+    def _check_task(self, where: str) -> None:
+        """``task`` and ``factor``, and what the task implies for ``data`` and ``shape``."""
+        if self.task not in ("mri", "sr"):
+            raise ValueError(f"{where}: task must be 'mri' or 'sr', got {self.task!r}")
+        check_int(where, "factor", self.factor, 2, 16)
+        if self.task == "mri":
+            self.data = "brain" if self.data is None else self.data
+            return
+        self.data = "natural" if self.data is None else self.data
+        if self.data != "natural":
+            raise ValueError(f"{where}: data for task 'sr' must be 'natural' (augmented crops "
+                             f"of scikit-image's training images, faces and brain slices), "
+                             f"got {self.data!r}")
+        if self.data_consistency != "gradient":
+            raise ValueError(f"{where}: data_consistency for task 'sr' must be 'gradient' "
+                             "('hard' needs a masked orthonormal Fourier operator), got "
+                             f"{self.data_consistency!r}")
+        self.shape = (48, 48) if self.shape is None else self.shape
+        h, w = self.shape
+        if h != w or h % self.factor:
+            raise ValueError(f"{where}: shape for task 'sr' must be square crops divisible by "
+                             f"factor {self.factor}, got {self.shape!r}")
 
     @classmethod
     def from_dict(cls, config: dict, where: str = "TrainConfig") -> "TrainConfig":

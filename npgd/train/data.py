@@ -7,9 +7,10 @@ an uninterrupted one and DDP ranks split each step's batch without shared state.
 
 The training loop (:mod:`npgd.train.loop`) asks a data source for three things only:
 ``val`` (validation images ``(N, H, W)``, possibly ``N = 0``), ``shape`` (their ``(H, W)``,
-which the validation masks use) and ``batch(seed, step, size, accel, mask, part)`` (the
-images and masks of one step). Another source of training samples (e.g. randomized
-synthetic data) provides the same three and is chosen from ``TrainConfig.data``.
+which the validation masks use) and ``batch(seed, step, size, ...)`` (the images, and for
+MRI the masks, of one step). Other sources (the randomized MRI data of
+:mod:`npgd.train.synth`, the real images of :class:`NaturalImages` for super-resolution)
+provide the same three and are chosen from ``TrainConfig.data``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 from npgd._util import UsageError
 from npgd.problems import data, mri
 
-__all__ = ["TrainingData", "sample_mask"]
+__all__ = ["NaturalImages", "TrainingData", "sample_mask"]
 
 
 class TrainingData:
@@ -99,6 +100,40 @@ class TrainingData:
             images.append(x)
             masks.append(sample_mask(self.shape, accel, mask, int(draws[k, 1])))
         return np.stack(images).astype(np.complex64), np.stack(masks)
+
+
+class NaturalImages:
+    """Real training images for tasks on real images (super-resolution): augmented square
+    crops of scikit-image's training images, its faces and the embedded brain's training
+    slices (:class:`npgd.problems.sr.PatchSampler` with ``brain=True``; the held-out
+    :data:`npgd.problems.sr.TEST_IMAGES` are never drawn).
+
+    ``val`` holds ``val_slices`` fixed crops of the same images, drawn from ``val_seed``
+    (validation on training images: the held-out ones are only ever scored).
+
+    Examples
+    --------
+    >>> d = NaturalImages((24, 24), val_slices=2)
+    >>> x = d.batch(seed=0, step=3, size=4, part=slice(2, 4))
+    >>> x.shape, x.dtype, d.val.shape, bool((x == d.batch(0, 3, 4)[2:]).all())
+    ((2, 24, 24), dtype('float32'), (2, 24, 24), True)
+    """
+
+    def __init__(self, shape: tuple[int, int] = (48, 48), val_slices: int = 6,
+                 val_seed: int = 10**9):
+        from npgd.problems.sr import PatchSampler
+
+        if len(shape) != 2 or shape[0] != shape[1]:
+            raise UsageError(f"NaturalImages: shape must be square (H, H), got {shape!r}")
+        self.shape = tuple(shape)
+        self.sampler = PatchSampler(shape[0], brain=True)
+        self.val = self.sampler(np.random.default_rng([0, val_seed]), val_slices)
+
+    def batch(self, seed: int, step: int, size: int,
+              part: slice = slice(None)) -> np.ndarray:
+        """Real images ``(B, H, W)`` float32 of one training step, drawn from
+        ``[seed, step]``; ``part`` picks this process's share of the global batch."""
+        return self.sampler(np.random.default_rng([seed, step]), size)[part]
 
 
 def sample_mask(shape: tuple[int, int], accel: float, kind: str, seed: int) -> np.ndarray:

@@ -1,8 +1,12 @@
 """The training loop of neural proximal gradient descent: (P2), validation, checkpoints, DDP.
 
 One entry point, :func:`train`, serves the Python API, the ``npgd train`` console script and
-multi-GPU/multi-node runs under ``torchrun`` (``torch.distributed``, DDP). Every random draw
-of step ``s`` (slices, flips, phase, mask) comes from ``numpy.random.default_rng([seed, s])``
+multi-GPU/multi-node runs under ``torchrun`` (``torch.distributed``, DDP), for any task: the
+images come from the data source of the config, the operator and measurements of every step
+from its task (:func:`npgd.train.tasks.task_of`: MRI sampling, super-resolution);
+:func:`train_task` runs the same loop on any task object, network and image sampler. Every
+random draw of step ``s`` (slices, flips, phase, mask, noise) comes from
+``numpy.random.default_rng([seed, s, ...])``
 (:meth:`npgd.train.data.TrainingData.batch`), so the sample stream depends on the step alone:
 a run resumed from a checkpoint continues exactly as the uninterrupted one would, and under
 DDP rank ``r`` of ``W`` takes its share of the global batch of that step (the sharding a
@@ -21,7 +25,9 @@ import dataclasses
 import math
 import os
 import signal
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +49,11 @@ from npgd.solvers.unrolled import NeuralPGD
 from npgd.train import losses, rundir
 from npgd.train.adversarial import Discriminator
 from npgd.train.config import TrainConfig
-from npgd.train.data import TrainingData, sample_mask
+from npgd.train.data import NaturalImages, TrainingData, sample_mask
 from npgd.train.synth import SynthData
+from npgd.train.tasks import Task, measure_fixed, task_of
 
-__all__ = ["Interrupted", "native_bf16", "resume_config", "train"]
+__all__ = ["Interrupted", "native_bf16", "resume_config", "train", "train_task"]
 
 class Interrupted(Exception):  # noqa: N818 (not an error: the run stopped as asked)
     """A training run stopped by a signal after saving ``last.pt``; ``signum`` is the signal
@@ -69,15 +76,16 @@ class _Run:
     rank: int
     world: int
     dist: Any
-    data: TrainingData | SynthData
+    data: Any  # TrainingData, SynthData, NaturalImages or a _Sampled
+    task: Task
     net: NeuralPGD
     model: torch.nn.Module  # ``net``, wrapped in DDP when there are several processes
     opt: torch.optim.Optimizer
     sched: Any
     amp: bool
     gan: dict | None = None  # discriminator, its DDP wrapper, optimizer, scheduler
-    val: tuple | list | None = None  # validation masks and measurements on ``dev``, or the
-    # randomized samples of SynthData
+    val: list | None = None  # validation (A, y) batches on ``dev``, or the randomized
+    # samples of SynthData
     step: int = 0
     history: list = dataclasses.field(default_factory=list)
     best: float = -math.inf
@@ -91,6 +99,7 @@ def train(
     overwrite: bool = False,
     device: str | None = None,
     progress: bool = True,
+    log: Callable[[dict], Any] | None = None,
 ) -> NeuralPGD:
     """Train a :class:`NeuralPGD` with (P2); write checkpoints to the folder ``out``.
 
@@ -115,6 +124,13 @@ def train(
     ``torchrun`` each of the ``W`` processes takes ``batch_size`` samples per step (global
     batch ``W·batch_size``) and DDP averages the gradients.
 
+    ``config.task`` picks what is inverted (:func:`npgd.train.tasks.task_of`): MRI (complex
+    images, masks from the data source) or super-resolution (real crops of
+    :class:`npgd.train.data.NaturalImages`, validation PSNR recorded too); the checkpoints
+    store it, so :func:`npgd.models.load_model` rebuilds the right network. ``log`` is called
+    with every validation record; when it returns True the run stops there (a time budget),
+    saving ``last.pt`` as at the end.
+
     Returns the trained network (on ``device``, in eval mode).
 
     Examples
@@ -125,30 +141,42 @@ def train(
     >>> net = train(cfg, tempfile.mkdtemp(), progress=False)
     >>> net.iters
     2
+    >>> sr = TrainConfig(task="sr", factor=2, shape=(16, 16), features=4, iters=2, steps=2,
+    ...                  batch_size=2, lr=1e-3, val_every=2, val_slices=2)
+    >>> train(sr, tempfile.mkdtemp(), progress=False).prox.channels
+    1
     """
-    out = Path(out)
+    return _train(config, Path(out), resume, overwrite, device, progress, log, None).net.eval()
+
+
+def _train(config: TrainConfig, out: Path, resume: bool, overwrite: bool, device: str | None,
+           progress: bool, log: Callable[[dict], Any] | None, custom: dict | None) -> _Run:
+    """:func:`train`, with ``custom`` (``task``, ``data``, ``net``) in place of what the
+    config describes (:func:`train_task`); the finished run."""
     rank = int(os.environ.get("RANK", "0"))
     lock = rundir.claim(out, resume=resume, overwrite=overwrite) if rank == 0 else None
     stop = {"signum": 0}
     handlers = _catch_signals(stop)
     bar = None
     try:
-        run, owner = _setup(config, out, device)
+        run, owner = _setup(config, out, device, custom)
         _resume_or_init(run, resume)
         bar = _progress_bar(run) if progress and run.rank == 0 else None
         t0, loss_avg = time.perf_counter(), None
         while run.step < config.steps:
             loss = _train_step(run)
             loss_avg = loss if loss_avg is None else 0.95 * loss_avg + 0.05 * loss
+            done = False
             if run.step % config.val_every == 0 or run.step == config.steps:
-                _validate(run, loss_avg, time.perf_counter() - t0, bar)
+                rec = _validate(run, loss_avg, time.perf_counter() - t0, bar)
+                done = rec is not None and log is not None and bool(log(rec))
             if run.step % config.ckpt_every == 0:
                 _save_last(run)
             if bar is not None:
                 bar.update(1)
                 if run.step % 10 == 0 and not run.history:
                     bar.set_postfix(loss=f"{loss_avg:.3g}")
-            if _any_rank(stop["signum"], run.dist, run.dev):
+            if _any_rank(stop["signum"] or done, run.dist, run.dev):
                 break
         _save_last(run)
         if owner:
@@ -162,7 +190,80 @@ def train(
             rundir.release(lock)
     if stop["signum"]:
         raise Interrupted(stop["signum"], run.step, out)
-    return run.net.eval()
+    return run
+
+
+class _Sampled:
+    """A data source from a sampler ``sample(rng, n) -> (n, H, W)`` and validation images."""
+
+    def __init__(self, sample: Callable, val: np.ndarray):
+        self.sample, self.val = sample, val
+
+    def batch(self, seed: int, step: int, size: int, part: slice = slice(None)) -> np.ndarray:
+        x = self.sample(np.random.default_rng([seed, step]), size)
+        return np.ascontiguousarray(x[part])
+
+
+def train_task(
+    net: NeuralPGD,
+    task: Task,
+    sample: Callable[[np.random.Generator, int], np.ndarray],
+    *,
+    steps: int,
+    batch_size: int = 4,
+    lr: float = 1e-3,
+    lr_halve_every: int = 1000,
+    beta: float = 0.75,
+    seed: int = 0,
+    val: np.ndarray | None = None,
+    val_every: int = 100,
+    log: Callable[[dict], Any] | None = None,
+) -> list[dict]:
+    """Train ``net`` in place on any ``task`` with the loop of :func:`train`; the validation
+    history.
+
+    For networks and tasks a :class:`TrainConfig` does not describe (another proximal, a
+    task object of your own): step ``s`` draws its images as
+    ``sample(numpy.random.default_rng([seed, s]), batch_size)`` (an array ``(B, H, W)``,
+    real or complex as the task takes) and its measurements as ``task.measure(x, [seed, s,
+    0])``; (P2) over all iterates, Adam (betas 0.9, 0.999) with the learning rate halved
+    every ``lr_halve_every`` steps, no autocast, checkpoints in a temporary folder. Every
+    ``val_every`` steps and at the end, SNR, SSIM and PSNR of ``net`` on ``val`` (clean
+    images ``(N, H, W)`` measured once by :func:`npgd.train.tasks.measure_fixed`) are
+    recorded; the weights of the best validation SNR are kept in ``net`` at the end (the last
+    ones without ``val``). Each record is ``{"step", "loss", "snr", "ssim", "psnr",
+    "seconds"}``, also passed to ``log``; ``log`` returning True stops the training there.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from npgd import priors, solvers
+    >>> from npgd.train.tasks import SRTask
+    >>> net = solvers.NeuralPGD(priors.ResNetProx(features=4, channels=1), iters=2, step=4.0)
+    >>> def sample(rng, n):
+    ...     return rng.random((n, 16, 16), dtype=np.float32)
+    >>> hist = train_task(net, SRTask(2), sample, steps=3, batch_size=2,
+    ...                   val=sample(np.random.default_rng(9), 2), val_every=3)
+    >>> [h["step"] for h in hist]
+    [3]
+    """
+    if not isinstance(net, NeuralPGD):
+        raise TypeError(f"train_task: net must be a NeuralPGD, got {type(net).__name__}")
+    try:
+        config = TrainConfig(steps=steps, batch_size=batch_size, lr=lr,
+                             lr_halve_every=lr_halve_every, beta=beta, seed=seed,
+                             val_every=val_every, ckpt_every=steps, amp=False)
+    except UsageError as e:
+        raise ValueError(str(e).replace("TrainConfig", "train_task")) from None
+    if val is None:
+        val = np.zeros((0, 1, 1), np.complex64 if task.channels == 2 else np.float32)
+    device = str(next(net.parameters()).device)
+    with tempfile.TemporaryDirectory() as out:
+        run = _train(config, Path(out), False, False, device, False, log,
+                     {"task": task, "data": _Sampled(sample, val), "net": net})
+        if len(val):
+            net.load_state_dict(load_checkpoint(Path(out) / "model.pt")["model"])
+    return run.history
 
 
 def resume_config(out: str | os.PathLike, given: dict | None = None) -> TrainConfig:
@@ -195,21 +296,31 @@ def resume_config(out: str | os.PathLike, given: dict | None = None) -> TrainCon
     return TrainConfig(**new)
 
 
-def _setup(config: TrainConfig, out: Path, device: str | None) -> tuple[_Run, bool]:
-    """Processes and device, data, network, optimizers: a fresh run at step 0; whether this
-    call initialised ``torch.distributed`` (and so must tear it down)."""
+def _setup(config: TrainConfig, out: Path, device: str | None,
+           custom: dict | None = None) -> tuple[_Run, bool]:
+    """Processes and device, data, task, network, optimizers: a fresh run at step 0; whether
+    this call initialised ``torch.distributed`` (and so must tear it down). ``custom``
+    replaces the config's task, data and network (:func:`train_task`)."""
     rank, world, dist, owner = _distributed(device)
     if device is None:
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if torch.cuda.is_available() \
             else "cpu"
     dev = torch.device(device)
-    d = SynthData(val_samples=config.val_slices) if config.data == "mix" else TrainingData(
-        config.data, config.shape, config.val_slices)
+    if custom is not None:
+        d, task = custom["data"], custom["task"]
+    elif config.task == "sr":
+        d, task = NaturalImages(config.shape, config.val_slices, 10**9 + config.seed), \
+            task_of(config)
+    else:
+        d = SynthData(val_samples=config.val_slices) if config.data == "mix" else \
+            TrainingData(config.data, config.shape, config.val_slices)
+        task = task_of(config)
     torch.manual_seed(config.seed)
-    net = build_model(config).to(dev)
+    net = (custom["net"] if custom is not None else build_model(config)).to(dev)
     opt, sched = _adam(net, config)
     run = _Run(config=config, out=out, dev=dev, rank=rank, world=world, dist=dist, data=d,
-               net=net, model=torch.nn.parallel.DistributedDataParallel(net) if dist else net,
+               task=task, net=net,
+               model=torch.nn.parallel.DistributedDataParallel(net) if dist else net,
                opt=opt, sched=sched, amp=config.amp and native_bf16(dev))
     if config.gan_weight > 0:
         disc = Discriminator().to(dev)
@@ -219,7 +330,12 @@ def _setup(config: TrainConfig, out: Path, device: str | None) -> tuple[_Run, bo
         disc.train()
     net.train()
     if rank == 0 and len(d.val):
-        run.val = d.val if isinstance(d, SynthData) else _validation_data(d, config, dev)
+        if isinstance(d, SynthData):
+            run.val = d.val
+        elif isinstance(d, TrainingData):
+            run.val = _validation_data(d, config, dev)
+        else:
+            run.val = measure_fixed(task, d.val, config.seed, device=dev)
     return run, owner
 
 
@@ -258,16 +374,7 @@ def _resume_or_init(run: _Run, resume: bool) -> None:
 def _train_step(run: _Run) -> float:
     """One optimizer step (discriminator first when the LSGAN term is on); the loss value."""
     c, dev, amp = run.config, run.dev, run.amp
-    part = slice(run.rank * c.batch_size, (run.rank + 1) * c.batch_size)
-    if isinstance(run.data, SynthData):  # each sample has its own mask and noise level
-        x, m, sd = run.data.batch(c.seed, run.step, c.batch_size * run.world, part)
-        x = torch.from_numpy(x).to(dev)
-        A, y = _noisy(x, torch.from_numpy(m).to(dev), sd, [c.seed, run.step, run.rank, 7])
-    else:
-        x, m = run.data.batch(c.seed, run.step, c.batch_size * run.world, c.accel, c.mask, part)
-        x = torch.from_numpy(x).to(dev)
-        A, y = mri.simulate(x, torch.from_numpy(m).to(dev), noise_std=c.noise_std,
-                            seed=[c.seed, run.step, run.rank])
+    x, A, y = _sample(run)
     with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
         iterates = run.model(A, y, return_all=True)
     loss = losses.p2_loss(A, y, x, iterates, c.beta, normalized=c.loss)
@@ -299,15 +406,24 @@ def _train_step(run: _Run) -> float:
     return value
 
 
-def _noisy(x: torch.Tensor, mask: torch.Tensor, std: np.ndarray,
-           seed: list) -> tuple[linops.MaskedFFT, torch.Tensor]:
-    """``A = MaskedFFT(mask)`` and :math:`y = A x + M v`, :math:`v` complex Gaussian with the
-    per-sample standard deviations ``std`` (drawn from ``seed``)."""
-    A = linops.MaskedFFT(mask)
-    g = np.random.default_rng(seed)
-    v = (g.standard_normal(x.shape) + 1j * g.standard_normal(x.shape)) / math.sqrt(2)
-    v = (v * np.reshape(std, (-1,) + (1,) * (x.ndim - 1))).astype(np.complex64)
-    return A, A(x) + A.mask.like(x) * torch.from_numpy(v).to(x.device)
+def _sample(run: _Run) -> tuple[torch.Tensor, Any, torch.Tensor]:
+    """This process's images ``x`` of the step and their operator and measurements
+    ``(A, y)`` by the run's task; the masks (and the per-sample noise levels of the
+    randomized data) come from the data source where it draws them."""
+    c, dev = run.config, run.dev
+    part = slice(run.rank * c.batch_size, (run.rank + 1) * c.batch_size)
+    size, seed = c.batch_size * run.world, [c.seed, run.step, run.rank]
+    if isinstance(run.data, SynthData):  # each sample has its own mask and noise level
+        x, m, sd = run.data.batch(c.seed, run.step, size, part)
+        x = torch.from_numpy(x).to(dev)
+        return x, *run.task.measure(x, seed + [7], mask=torch.from_numpy(m).to(dev),
+                                    noise_std=sd)
+    if isinstance(run.data, TrainingData):
+        x, m = run.data.batch(c.seed, run.step, size, c.accel, c.mask, part)
+        x = torch.from_numpy(x).to(dev)
+        return x, *run.task.measure(x, seed, mask=torch.from_numpy(m).to(dev))
+    x = torch.from_numpy(run.data.batch(c.seed, run.step, size, part)).to(dev)
+    return x, *run.task.measure(x, seed)
 
 
 def _validate_synth(run: _Run) -> dict:
@@ -316,37 +432,41 @@ def _validate_synth(run: _Run) -> dict:
     with torch.no_grad():
         for i, (x, m, sd) in enumerate(run.data.val):
             xt = torch.from_numpy(x[None]).to(run.dev)
-            A, y = _noisy(xt, torch.from_numpy(m).to(run.dev), np.array([sd]), [123, i])
+            A, y = run.task.measure(xt, [123, i], mask=torch.from_numpy(m).to(run.dev),
+                                    noise_std=np.array([sd]))
             xhat = run.net(A, y).cpu().numpy()
             snr.append(float(metrics.snr(x[None], xhat)[0]))
             ssim.append(float(metrics.ssim(x[None], xhat)[0]))
     return {"snr": float(np.mean(snr)), "ssim": float(np.mean(ssim))}
 
 
-def _validation_data(d: TrainingData, cfg: TrainConfig,
-                     dev: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """The fixed masks and measurements (fixed noise) of the validation slices, on ``dev``."""
+def _validation_data(d: TrainingData, cfg: TrainConfig, dev: torch.device,
+                     batch: int = 16) -> list[tuple[linops.MaskedFFT, torch.Tensor]]:
+    """The operators and measurements of the validation slices with fixed masks and noise,
+    on ``dev``, in batches of ``batch``."""
     masks = np.stack([sample_mask(d.shape, cfg.accel, cfg.mask, 90_000 + i)
                       for i in range(len(d.val))])
     _, y = mri.simulate(d.val, masks, noise_std=cfg.noise_std, seed=cfg.seed)
-    return torch.from_numpy(masks).to(dev), torch.from_numpy(np.ascontiguousarray(y)).to(dev)
+    masks, y = torch.from_numpy(masks).to(dev), torch.from_numpy(np.ascontiguousarray(y)).to(dev)
+    return [(linops.MaskedFFT(masks[i:i + batch]), y[i:i + batch])
+            for i in range(0, y.shape[0], batch)]
 
 
-def _validate(run: _Run, loss: float, seconds: float, bar: Any, batch: int = 16) -> None:
-    """Score the validation slices (rank 0), log them in the history and keep the best
-    weights in ``model.pt``."""
+def _validate(run: _Run, loss: float, seconds: float, bar: Any) -> dict | None:
+    """Score the validation images (rank 0), log them in the history and keep the best
+    weights in ``model.pt``; the history record (None without validation)."""
     if run.val is None:
-        return
+        return None
     run.net.eval()
     if isinstance(run.data, SynthData):
         v = _validate_synth(run)
     else:
-        masks, y = run.val
         with torch.no_grad():
-            xhat = torch.cat([run.net(linops.MaskedFFT(masks[i : i + batch]), y[i : i + batch])
-                              for i in range(0, y.shape[0], batch)]).cpu().numpy()
+            xhat = torch.cat([run.net(A, y) for A, y in run.val]).cpu().numpy()
         v = {"snr": float(metrics.snr(run.data.val, xhat).mean()),
              "ssim": float(metrics.ssim(run.data.val, xhat).mean())}
+        if not isinstance(run.data, TrainingData):  # images in [0, 1]: the SR figure
+            v["psnr"] = float(metrics.psnr(run.data.val, xhat).mean())
     run.net.train()
     run.history.append({"step": run.step, "loss": loss, **v, "seconds": seconds})
     if v["snr"] > run.best:
@@ -357,6 +477,7 @@ def _validate(run: _Run, loss: float, seconds: float, bar: Any, batch: int = 16)
     if bar is not None:
         bar.set_postfix(loss=f"{loss:.3g}", val_snr=f"{v['snr']:.2f}",
                         val_ssim=f"{v['ssim']:.3f}")
+    return run.history[-1]
 
 
 def _save_last(run: _Run) -> None:

@@ -9,17 +9,15 @@ for Compressive Imaging", NeurIPS 2018 (Sec. 5.3): block-average downsampling
 (:class:`npgd.linops.Downsample`) of real images. Any other linear operator becomes a task
 by writing ``measure`` (and ``channels`` and ``step``).
 
-:func:`train_task` trains a :class:`~npgd.solvers.NeuralPGD` on any task with the pieces of
-the MRI training loop: the (P2) loss (:func:`npgd.train.losses.p2_loss`), Adam with the
-learning rate halved on a schedule, per-step draws from ``[seed, step]``.
+The training loop (:func:`npgd.train.train`, ``npgd train``) draws every step's
+measurements through the task of its config (:func:`task_of`); :func:`npgd.train.train_task`
+runs the same loop on any task object, network and image sampler.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -29,9 +27,9 @@ from npgd import linops, priors
 from npgd._util import check_int, check_positive_float
 from npgd.problems import metrics, mri
 from npgd.solvers.unrolled import NeuralPGD
-from npgd.train import losses
 
-__all__ = ["MRITask", "SRTask", "Task", "build_task_model", "evaluate_psnr", "train_task"]
+__all__ = ["MRITask", "SRTask", "Task", "build_task_model", "evaluate_psnr", "measure_fixed",
+           "task_of"]
 
 
 class Task:
@@ -46,9 +44,11 @@ class Task:
 
     channels: int = 2
 
-    def measure(self, x: torch.Tensor, seed: Any) -> tuple[linops.LinearOperator, torch.Tensor]:
+    def measure(self, x: torch.Tensor, seed: Any,
+                **draws: Any) -> tuple[linops.LinearOperator, torch.Tensor]:
         """The operator and measurements :math:`y = A x (+ v)` of a batch ``x`` of shape
-        ``(B, H, W)``; every random draw comes from ``seed``."""
+        ``(B, H, W)``; every random draw comes from ``seed``, except those a data source
+        made already and passes as ``draws`` (the masks of :class:`MRITask`)."""
         raise NotImplementedError
 
     def step(self, shape: tuple[int, int]) -> float:
@@ -69,6 +69,11 @@ class MRITask(Task):
     """Single-coil MRI: a fresh mask per sample (:func:`npgd.train.data.sample_mask`),
     :math:`y = M \\odot (F x + v)` with complex k-space noise of standard deviation
     ``noise_std`` (:func:`npgd.problems.mri.simulate`). Complex images, ``channels = 2``.
+
+    ``measure(x, seed, mask=m)`` takes masks ``(B, H, W)`` drawn by a data source instead
+    (:meth:`npgd.train.data.TrainingData.batch`), and ``noise_std=s`` per-sample standard
+    deviations ``(B,)`` instead of the task's one (the randomized data of
+    :mod:`npgd.train.synth`).
 
     Examples
     --------
@@ -91,10 +96,22 @@ class MRITask(Task):
             raise ValueError(f"MRITask: mask must be 'vd', 'radial' or 'lines', got {self.mask!r}")
         check_positive_float("MRITask", "noise_std", self.noise_std, allow_zero=True)
 
-    def measure(self, x: torch.Tensor, seed: Any) -> tuple[linops.LinearOperator, torch.Tensor]:
+    def measure(self, x: torch.Tensor, seed: Any, mask: torch.Tensor | None = None,
+                noise_std: np.ndarray | None = None) -> tuple[linops.LinearOperator,
+                                                              torch.Tensor]:
         from npgd.train.data import sample_mask
 
         self._check(x, "MRITask.measure")
+        if noise_std is not None:
+            if mask is None:
+                raise ValueError("MRITask.measure: per-sample noise_std needs the masks too")
+            A = linops.MaskedFFT(mask)
+            g = np.random.default_rng(seed)
+            v = (g.standard_normal(x.shape) + 1j * g.standard_normal(x.shape)) / math.sqrt(2)
+            v = (v * np.reshape(noise_std, (-1,) + (1,) * (x.ndim - 1))).astype(np.complex64)
+            return A, A(x) + A.mask.like(x) * torch.from_numpy(v).to(x.device)
+        if mask is not None:
+            return mri.simulate(x, mask, noise_std=self.noise_std, seed=seed)
         rng = np.random.default_rng(seed)
         draws = rng.integers(0, 2**31, len(x))
         shape = tuple(x.shape[-2:])
@@ -143,93 +160,47 @@ class SRTask(Task):
         return float(self.factor**2)
 
 
-def train_task(
-    net: NeuralPGD,
-    task: Task,
-    sample: Callable[[np.random.Generator, int], np.ndarray],
-    *,
-    steps: int,
-    batch_size: int = 4,
-    lr: float = 1e-3,
-    lr_halve_every: int = 1000,
-    beta: float = 0.75,
-    seed: int = 0,
-    val: np.ndarray | None = None,
-    val_every: int = 100,
-    log: Callable[[dict], Any] | None = None,
-) -> list[dict]:
-    """Train ``net`` in place on ``task`` with (P2); the validation history.
+def task_of(config: Any) -> Task:
+    """The task a :class:`~npgd.train.TrainConfig` trains on: :class:`MRITask` with its
+    ``accel``, ``mask`` and ``noise_std``, or :class:`SRTask` with its ``factor`` and
+    ``noise_std``.
 
-    Step ``s`` draws its images as ``sample(numpy.random.default_rng([seed, s]),
-    batch_size)`` (an array ``(B, H, W)``, real or complex as the task takes) and its
-    measurements as ``task.measure(x, [seed, s])``; the loss is (P2) over all iterates
-    (:func:`npgd.train.losses.p2_loss`), minimised by Adam (betas 0.9, 0.999) with the
-    learning rate halved every ``lr_halve_every`` steps. Every ``val_every`` steps and at
-    the end, the PSNR of ``net`` on ``val`` (clean images ``(N, H, W)``, measured with the fixed
-    draws of :func:`evaluate_psnr`) is recorded; the weights of the best validation PSNR
-    are kept in ``net`` at the end (the last ones without ``val``). Each record is
-    ``{"step", "loss", "psnr", "seconds"}``, also passed to ``log``; ``log`` returning True
-    stops the training there (a time budget, early stopping).
+    Examples
+    --------
+    >>> from npgd.train import TrainConfig
+    >>> task_of(TrainConfig(task="sr", factor=4))
+    SRTask(factor=4, noise_std=0.0, channels=1)
+    """
+    if config.task == "sr":
+        return SRTask(config.factor, config.noise_std)
+    return MRITask(config.accel, config.mask, config.noise_std)
+
+
+def measure_fixed(task: Task, images: np.ndarray, seed: int = 0, batch: int = 8,
+                  device: Any = "cpu") -> list[tuple[linops.LinearOperator, torch.Tensor]]:
+    """The measurements ``(A, y)`` of clean ``images`` ``(N, H, W)`` by ``task``, in batches
+    of ``batch``, the batch at ``i`` drawn from ``[seed, 2**31 - 1, i]``: the same every call
+    (validation and test sets).
 
     Examples
     --------
     >>> import numpy as np
-    >>> from npgd import priors, solvers
-    >>> net = solvers.NeuralPGD(priors.ResNetProx(features=4, channels=1), iters=2, step=4.0)
-    >>> def sample(rng, n):
-    ...     return rng.random((n, 16, 16), dtype=np.float32)
-    >>> hist = train_task(net, SRTask(2), sample, steps=3, batch_size=2,
-    ...                   val=sample(np.random.default_rng(9), 2), val_every=3)
-    >>> [h["step"] for h in hist]
-    [3]
+    >>> [y.shape[0] for _, y in measure_fixed(SRTask(2), np.ones((5, 8, 8), np.float32), batch=2)]
+    [2, 2, 1]
     """
-    steps = check_int("train_task", "steps", steps)
-    batch_size = check_int("train_task", "batch_size", batch_size)
-    check_int("train_task", "val_every", val_every)
-    check_int("train_task", "lr_halve_every", lr_halve_every)
-    check_positive_float("train_task", "lr", lr)
-    if not 0 <= beta <= 1:
-        raise ValueError(f"train_task: beta must be in [0, 1], got {beta!r}")
-    dev = next(net.parameters()).device
-    opt = torch.optim.Adam(net.parameters(), lr=lr, betas=(0.9, 0.999))
-    sched = torch.optim.lr_scheduler.StepLR(opt, lr_halve_every, gamma=0.5)
-    history: list[dict] = []
-    best, best_state, t0, loss_avg = -math.inf, None, time.perf_counter(), math.nan
-    net.train()
-    for s in range(steps):
-        x = torch.from_numpy(np.ascontiguousarray(sample(np.random.default_rng([seed, s]),
-                                                         batch_size))).to(dev)
-        A, y = task.measure(x, [seed, s])
-        loss = losses.p2_loss(A, y, x, net(A, y, return_all=True), beta)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        value = float(loss.detach())
-        if not math.isfinite(value):
-            raise FloatingPointError(f"train_task: loss became {value} at step {s + 1}; "
-                                     "lower lr")
-        loss_avg = value if s == 0 else 0.95 * loss_avg + 0.05 * value
-        if val is not None and ((s + 1) % val_every == 0 or s + 1 == steps):
-            score = float(evaluate_psnr(net, task, val, seed).mean())
-            rec = {"step": s + 1, "loss": loss_avg, "psnr": score,
-                   "seconds": time.perf_counter() - t0}
-            history.append(rec)
-            if score > best:
-                best = score
-                best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-            if log is not None and log(rec):
-                break
-    if best_state is not None:
-        net.load_state_dict(best_state)
-    return history
+    check_int("measure_fixed", "batch", batch)
+    out = []
+    for i in range(0, len(images), batch):
+        x = torch.from_numpy(np.ascontiguousarray(images[i:i + batch])).to(device)
+        out.append(task.measure(x, [seed, 2**31 - 1, i]))
+    return out
 
 
 def evaluate_psnr(net: NeuralPGD, task: Task, images: np.ndarray, seed: int = 0,
                   batch: int = 8) -> np.ndarray:
     """PSNR (dB, :func:`npgd.problems.metrics.psnr`) of ``net`` on each clean image of
-    ``images`` ``(N, H, W)``, measured by ``task`` with the fixed seed ``[seed, 2**31 - 1]``
-    (the same draws at every call), ``net`` in eval mode and without gradients.
+    ``images`` ``(N, H, W)``, measured by ``task`` with the fixed draws of
+    :func:`measure_fixed`, ``net`` in eval mode and without gradients.
 
     Examples
     --------
@@ -242,14 +213,10 @@ def evaluate_psnr(net: NeuralPGD, task: Task, images: np.ndarray, seed: int = 0,
     dev = next(net.parameters()).device
     was_training = net.training
     net.eval()
-    out = []
     with torch.no_grad():
-        for i in range(0, len(images), batch):
-            x = torch.from_numpy(np.ascontiguousarray(images[i:i + batch])).to(dev)
-            A, y = task.measure(x, [seed, 2**31 - 1, i])
-            out.append(metrics.psnr(x, net(A, y)))
+        xhat = [net(A, y).cpu().numpy() for A, y in measure_fixed(task, images, seed, batch, dev)]
     net.train(was_training)
-    return np.concatenate(out)
+    return metrics.psnr(images, np.concatenate(xhat))
 
 
 def build_task_model(config: dict) -> NeuralPGD:
