@@ -55,7 +55,7 @@ def _load_net(args: argparse.Namespace) -> tuple[Any, str]:
 
     dev = args.device or "cpu"
     if args.checkpoint:
-        return load_model(args.checkpoint, dev), f"NPGD ({Path(args.checkpoint).name})"
+        return load_model(args.checkpoint, dev, task="mri"), f"NPGD ({Path(args.checkpoint).name})"
     name = args.model or DEFAULT_MODEL
     return pretrained(name, dev), f"NPGD ({name})"
 

@@ -383,7 +383,7 @@ def load_net(args: argparse.Namespace) -> tuple[Any, str]:
         torch.set_num_threads(args.threads)
     dev = args.device or "cpu"
     if args.checkpoint:
-        return load_model(args.checkpoint, dev), f"NPGD ({Path(args.checkpoint).name})"
+        return load_model(args.checkpoint, dev, task="mri"), f"NPGD ({Path(args.checkpoint).name})"
     if args.model is None:
         return pretrained(map_location=dev), "NPGD (default model)"
     return pretrained(args.model, dev), f"NPGD ({args.model})"
