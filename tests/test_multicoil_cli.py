@@ -196,6 +196,10 @@ def test_rss_reference_lines_mask_and_python_errors():
         multicoil.evaluate_multicoil(k, reference="mean")
     with pytest.raises(UsageError, match="mask: must be one of"):
         multicoil.sampling_mask((16, 16), 2, "spiral")
+    for family, accel in (("vd", 5), ("lines", 8)):
+        with pytest.raises(UsageError, match=r"calib: a fully sampled 16x16 centre .* \(--acs\)"):
+            multicoil.sampling_mask((16, 20), accel, family, calib=16)
+    assert multicoil.sampling_mask((16, 20), 30, "radial", calib=16)[:, 2:18].all()
     with pytest.raises(DataError, match=r"expected \(slices, coils, H, W\)"):
         multicoil.evaluate_multicoil(np.ones((16, 16), np.complex64))
 

@@ -67,12 +67,17 @@ def sampling_mask(shape: tuple[int, int], accel: float, family: str = "vd", *,
         raise UsageError(f"mask: must be one of {', '.join(MASKS)}, got {family!r}")
     H, W = shape
     calib = check_int("sampling_mask", "calib", calib)
+    h, w = min(calib, H), min(calib, W)
+    if (family == "vd" and h * w > round(H * W / accel)) or (family == "lines"
+                                                             and w > W / accel):
+        raise UsageError(f"calib: a fully sampled {h}x{w} centre is more than 1/{accel:g} of "
+                         f"the {H}x{W} k-space; expected a smaller calib (--acs), a lower "
+                         "acceleration or the radial mask")
     if family == "vd":
         return mri.vd_mask(shape, accel, seed=seed, calib=min(calib, H, W))
     if family == "lines":
         return mri.line_mask(shape, accel, center_fraction=min(calib / W, 1.0), seed=seed)
     mask = mri.vd_radial_mask(shape, accel, seed=seed)
-    h, w = min(calib, H), min(calib, W)
     mask[H // 2 - h // 2 : H // 2 - h // 2 + h, W // 2 - w // 2 : W // 2 - w // 2 + w] = True
     return mask
 
