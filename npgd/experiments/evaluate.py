@@ -334,7 +334,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--calib-slices", type=int, default=2, help="calibration slices (default 2)")
     g.add_argument("--grid-points", type=int, default=5, help="lambda grid values to start")
     g.add_argument("--cs-iters", type=int, default=300, help="FISTA iterations for CS")
-    g.add_argument("--no-classic", action="store_true", help="skip CS-WV and CS-TV")
+    g.add_argument("--no-classic", action="store_true",
+                   help="skip CS-WV and CS-TV (and CG-SENSE on multi-coil data)")
     g = p.add_argument_group("output")
     g.add_argument("--out", default="npgd-eval", help="folder for results.json and figures")
     g.add_argument("--no-figure", action="store_true", help="write no figure")
