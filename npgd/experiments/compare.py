@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from npgd import linops, priors, solvers
-from npgd._util import DataError, atomic_write, check_int, crop_or_pad
+from npgd._util import DataError, atomic_write, check_int
 from npgd.problems import data, metrics, mri, readers
 
 __all__ = ["CS_TV_REL", "CS_WV_REL", "compare", "compare_measured", "cs_tv", "cs_wv", "figure",
@@ -26,19 +26,6 @@ __all__ = ["CS_TV_REL", "CS_WV_REL", "compare", "compare_measured", "cs_tv", "cs
 #: *training* slices at 5x (wavelet per name; TV).
 CS_WV_REL = {"db2": 3e-5, "db4": 1e-4}
 CS_TV_REL = 3e-4
-
-
-class _Crop(linops.LinearOperator):
-    """Centre crop from a padded grid to the image grid; its adjoint zero-pads back."""
-
-    def __init__(self, padded: tuple[int, int], shape: tuple[int, int]):
-        super().__init__(padded, shape)
-
-    def _apply(self, x: Any) -> Any:
-        return crop_or_pad(x, self.oshape)
-
-    def _apply_adjoint(self, y: Any) -> Any:
-        return crop_or_pad(y, self.ishape)
 
 
 def wavelet_grid(shape: tuple[int, int], max_levels: int = 3,
@@ -84,7 +71,7 @@ def cs_wv(A: linops.MaskedFFT, y: Any, *, wavelet: str = "db2", rel: float | Non
     shape = tuple(y.shape[-2:])
     padded, levels = wavelet_grid(shape)
     W = linops.Wavelet(padded, wavelet, levels)
-    C = _Crop(padded, shape)
+    C = linops.Crop(padded, shape)
 
     def solve(Ak: linops.MaskedFFT, yk: Any) -> Any:
         op = Ak if padded == shape else Ak @ C
