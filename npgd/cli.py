@@ -57,7 +57,7 @@ def _load_net(args: argparse.Namespace) -> tuple[Any, str]:
     if args.checkpoint:
         return load_model(args.checkpoint, dev, task="mri"), f"NPGD ({Path(args.checkpoint).name})"
     name = args.model or DEFAULT_MODEL
-    return pretrained(name, dev), f"NPGD ({name})"
+    return pretrained(name, dev, task="mri"), f"NPGD ({name})"
 
 
 def _check_demo_args(args: argparse.Namespace) -> None:

@@ -514,7 +514,8 @@ def run(args: argparse.Namespace, log: Callable[[str], Any] = print) -> int:
             raise ValueError(f"contraction: --accel must be > 1, got {args.accel!r}")
     except ValueError as e:
         raise UsageError(str(e)) from None
-    net = load_model(args.checkpoint, task="mri") if args.checkpoint else pretrained(args.model)
+    net = (load_model(args.checkpoint, task="mri") if args.checkpoint
+           else pretrained(args.model, task="mri"))
     x, _ = data.brain_slices("test")
     x = x[np.linspace(0, len(x) - 1, min(slices, len(x))).round().astype(int)]
     masks = np.stack([mri.vd_mask(x.shape[-2:], args.accel, seed=args.seed + i)

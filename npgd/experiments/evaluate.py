@@ -386,8 +386,8 @@ def load_net(args: argparse.Namespace) -> tuple[Any, str]:
     if args.checkpoint:
         return load_model(args.checkpoint, dev, task="mri"), f"NPGD ({Path(args.checkpoint).name})"
     if args.model is None:
-        return pretrained(map_location=dev), "NPGD (default model)"
-    return pretrained(args.model, dev), f"NPGD ({args.model})"
+        return pretrained(map_location=dev, task="mri"), "NPGD (default model)"
+    return pretrained(args.model, dev, task="mri"), f"NPGD ({args.model})"
 
 
 def check_args(args: argparse.Namespace) -> None:

@@ -256,7 +256,7 @@ def evaluate_multicoil(
         if net is None or isinstance(net, str):
             from npgd.problems import pretrained
 
-            net = pretrained(net)
+            net = pretrained(net, task="mri")
         runs[name] = _npgd(net, maps, m, amp)
     rows, recons = compare_measured(ref, A, y, runs, log=log)
     result = {"shape": list(k.shape), "accel": mri.acceleration(m), "mask": mask,

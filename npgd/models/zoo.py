@@ -43,6 +43,14 @@ MODELS = {
         "slices (MNI z < +10 mm) with fresh 5x variable-density masks; see "
         "npgd/models/weights/README.md",
     ),
+    "sr-2x": (
+        "sr-2x.pt",
+        "NeuralPGD for 2x super-resolution (block averaging, npgd.linops.Downsample) of real "
+        "images: 5 shared copies x 1 residual block (32 features, one channel), trained on CPU "
+        "on crops of scikit-image's training images, its faces and brain training slices "
+        "(npgd train --task sr); about TV's quality, not above it; see "
+        "npgd/models/weights/README.md",
+    ),
 }
 
 #: The model :func:`pretrained` returns without a name.
@@ -208,7 +216,8 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
     return model_from_state(load_checkpoint(path), str(path), task).to(map_location)
 
 
-def pretrained(name: str | None = None, map_location: Any = "cpu") -> NeuralPGD:
+def pretrained(name: str | None = None, map_location: Any = "cpu",
+               task: str | None = None) -> NeuralPGD:
     """A shipped, trained :class:`npgd.solvers.NeuralPGD`, in eval mode.
 
     ``"mri-general"`` (the default, :data:`DEFAULT_MODEL`): single-coil MRI of any anatomy,
@@ -217,8 +226,11 @@ def pretrained(name: str | None = None, map_location: Any = "cpu") -> NeuralPGD:
     :mod:`npgd.train.synth`. ``"mri-brain-5x"``: trained on one T1 brain template at 5x
     variable-density undersampling; better on clean T1 brain slices, worse elsewhere (see the
     docs page "The general MRI model"). Both are convolutional and scale-equivariant: images
-    of any size and intensity scale. Training commands and validation figures are in
-    ``npgd/models/weights/README.md``.
+    of any size and intensity scale. ``"sr-2x"``: 2x super-resolution of real images, called
+    with :class:`npgd.linops.Downsample` (``net(Downsample(shape, 2), y)``). Training commands
+    and validation figures are in ``npgd/models/weights/README.md``. With ``task``
+    (``"mri"`` or ``"sr"``), a model of another task is a ValueError naming both, before any
+    work is done with it.
 
     Examples
     --------
@@ -227,9 +239,19 @@ def pretrained(name: str | None = None, map_location: Any = "cpu") -> NeuralPGD:
     (10, False)
     >>> pretrained("mri-brain-5x").iters
     10
+    >>> import torch
+    >>> from npgd import linops
+    >>> x = torch.rand(1, 32, 32)
+    >>> A = linops.Downsample((32, 32), 2)
+    >>> pretrained("sr-2x")(A, A(x)).shape
+    torch.Size([1, 32, 32])
+    >>> pretrained("sr-2x", task="mri")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: sr-2x is a model for task 'sr'..., expected one for 'mri' (npgd train --task)
     """
     name = DEFAULT_MODEL if name is None else name
-    return model_from_state(checkpoint_state(name, "pretrained"), name).to(map_location)
+    return model_from_state(checkpoint_state(name, "pretrained"), name, task).to(map_location)
 
 
 def checkpoint_state(name: str, caller: str = "checkpoint_state") -> dict:
