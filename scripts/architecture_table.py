@@ -47,7 +47,7 @@ ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 def budget_flags(a: argparse.Namespace) -> list[str]:
     """The ``npgd train`` flags every row shares: data, crops, steps, batch, rate, seed."""
-    return ["--features", str(a.features), "--shape", str(a.crop), str(a.crop), "--steps",
+    return ["--features", str(a.features), "--shape", *map(str, a.shape), "--steps",
             str(a.steps), "--batch-size", str(a.batch_size), "--lr", f"{a.lr:g}",
             "--lr-halve-every", str(a.lr_halve_every), "--seed", str(a.seed), "--accel", "5",
             "--mask", "vd", "--val-slices", "6", "--val-every", str(a.val_every),
@@ -196,7 +196,8 @@ against independent weights (``--no-shared``), the pixel-wise (P2) loss against 
 mixture of that second paper (P1.1/P1.2, ``--gan-weight 0.1``), and CS-WV / CS-TV.
 
 **Same for every row.** Training data: the embedded brain's training slices (MNI z < +10 mm,
-``--data brain``), centre {a.crop}x{a.crop} crops, random flips and synthetic phase, a fresh
+``--data brain``), centre {a.shape[0]}x{a.shape[1]} crops (the slices are 192x160), random
+flips and synthetic phase, a fresh
 5x variable-density mask per sample. Budget: {a.features} features, {a.steps} steps of
 {a.batch_size} samples, Adam at {a.lr:g} halved every {a.lr_halve_every} steps, seed
 {a.seed}; the weights of the best validation SNR (6 held-out training slices, every
@@ -258,7 +259,8 @@ def main() -> None:
     p.add_argument("--out", required=True, help="folder of the row runs and results.json")
     p.add_argument("--docs", default="docs", help="folder of the page and _static/ figures")
     p.add_argument("--features", type=int, default=32)
-    p.add_argument("--crop", type=int, default=96, help="training crops CROP x CROP")
+    p.add_argument("--shape", type=int, nargs=2, default=(96, 96), metavar=("H", "W"),
+                   help="training slices centre-cropped (or padded) to H x W; 192 160: whole")
     p.add_argument("--steps", type=int, default=600)
     p.add_argument("--batch-size", type=int, default=2)
     p.add_argument("--lr", type=float, default=1e-3)

@@ -24,7 +24,7 @@ def script():
 
 
 def budget(**kw):
-    return Namespace(**{**dict(features=8, crop=32, steps=8, batch_size=2, lr=1e-3,
+    return Namespace(**{**dict(features=8, shape=(32, 32), steps=8, batch_size=2, lr=1e-3,
                                lr_halve_every=4, val_every=4, seed=1), **kw})
 
 
@@ -58,7 +58,7 @@ def test_rows_differ_only_in_architecture_and_loss_and_parse_as_npgd_train(tmp_p
 def test_tiny_run_writes_the_page_figures_and_results(tmp_path):
     out, docs = tmp_path / "runs", tmp_path / "docs"
     cmd = [sys.executable, str(SCRIPT), "--out", str(out), "--docs", str(docs), "--steps", "2",
-           "--features", "4", "--crop", "32", "--test-slices", "2", "--cs-iters", "5",
+           "--features", "4", "--shape", "32", "32", "--test-slices", "2", "--cs-iters", "5",
            "--tune-slices", "1", "--val-every", "1"]
     subprocess.run(cmd, check=True, capture_output=True)
     page = (docs / "architecture_table.rst").read_text()
