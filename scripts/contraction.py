@@ -1,10 +1,11 @@
 """Regenerate docs/reproduction.rst and its figures: SR baselines and model, the contraction
 analysis (eq. 11-14, Fig. 5) and de-biasing (Remark 1) of Mardani et al., NeurIPS 2018.
 
-    python scripts/contraction.py --sr-model SR2.pt --swish SW8.pt SW32.pt [--out docs]
+    python scripts/contraction.py [--sr-model sr-2x] --swish SW8.pt SW32.pt [--out docs]
 
-``--sr-model`` and ``--swish`` are checkpoints written by ``scripts/train_sr.py`` (the
-commands are in the page it writes); the MRI model is the shipped ``mri-brain-5x``. Test
+``--sr-model`` is a shipped model name (default: ``sr-2x``) or an SR checkpoint;
+``--swish`` are checkpoints written by ``scripts/train_sr.py`` (the commands are in the
+page it writes); the MRI model is the shipped ``mri-brain-5x``. Test
 data: the held-out scikit-image images (``npgd.problems.sr.TEST_IMAGES``) and the embedded
 brain sample's test slices. One thread, so the timings of the page are comparable.
 """
@@ -24,18 +25,25 @@ from train_sr import _fft_net  # scripts/ is on the path when this file runs
 from npgd import linops, problems
 from npgd.experiments.contraction import contraction, figure
 from npgd.models.checkpoint import load_checkpoint
+from npgd.models.zoo import checkpoint_state, model_from_state
 from npgd.problems import data, metrics, mri, sr
 from npgd.train.tasks import build_task_model
 
 
+def _state(path: str) -> dict:
+    """The checkpoint dict of a file, or of a shipped model by name."""
+    return load_checkpoint(path) if Path(path).is_file() else checkpoint_state(path)
+
+
 def load(path: str) -> tuple[torch.nn.Module, dict]:
-    """A checkpoint of scripts/train_sr.py; SwishProx computes its convolutions by FFT (the
+    """An SR checkpoint or shipped model; SwishProx computes its convolutions by FFT (the
     same map, and much faster for kernels of 32 on the CPU)."""
-    state = load_checkpoint(path)
+    state = _state(path)
+    if state["config"].get("prox") != "swish":  # npgd train's ResNetProx models
+        return model_from_state(state, path, task="sr"), state["config"]
     net = build_task_model(state["config"])
     net.load_state_dict(state["model"])
-    if state["config"].get("prox") == "swish":
-        net.prox.net = types.MethodType(_fft_net, net.prox)
+    net.prox.net = types.MethodType(_fft_net, net.prox)
     return net.eval(), state["config"]
 
 
@@ -104,7 +112,8 @@ def eta_rows(c, every: int) -> list[str]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--sr-model", help="SR checkpoint (scripts/train_sr.py, ResNetProx)")
+    p.add_argument("--sr-model", default="sr-2x",
+                   help="SR model: a shipped name or a checkpoint (default: sr-2x)")
     p.add_argument("--swish", nargs="*", default=[], help="SwishProx SR checkpoints")
     p.add_argument("--out", default="docs")
     p.add_argument("--crop", type=int, default=64, help="contraction test crops (SR)")
@@ -189,12 +198,13 @@ def page(a, table, results, swish, figs) -> str:
               if "sr" in figs else "")
     training = []
     for path in ([a.sr_model] if a.sr_model else []) + list(a.swish):
-        st = load_checkpoint(path)
+        st = _state(path)
         c = st["config"]
+        patch = c["patch"] if "patch" in c else c["shape"][0]
         arch = (f"SwishProx(kernel={c['kernel']}, features={c['features']}, "
                 f"layers={c['layers']})" if c.get("prox") == "swish" else
                 f"ResNetProx(features={c['features']}, blocks={c['blocks']}, channels=1)")
-        training.append(f"- ``{path}``: {arch}, T = {c['iters']}, {c['patch']}x{c['patch']} "
+        training.append(f"- ``{path}``: {arch}, T = {c['iters']}, {patch}x{patch} "
                         f"patches, batch {c['batch_size']}, lr {c['lr']:g}; best validation "
                         f"PSNR {st['validation']['psnr']:.2f} dB at step {st['step']}.")
     training.append("\nCommands::\n\n" + "\n".join("    " + c for c in COMMANDS))
@@ -206,8 +216,6 @@ def page(a, table, results, swish, figs) -> str:
 
 
 COMMANDS = [
-    "python scripts/train_sr.py --factor 2 --out runs/sr2 --features 32 --iters 5 --lr 1e-3 "
-    "--lr-halve-every 500 --minutes 24 --val-every 100",
     *(f"python scripts/train_sr.py --prox swish --kernel {k} --features 4 --iters 25 "
       f"--patch 32 --batch-size 2 --lr {lr} --lr-halve-every 10000 --val-every 10 "
       f"--val-size 8 --minutes 5 --fft --out runs/swish{k}"
@@ -230,8 +238,10 @@ Block-average downsampling (:class:`npgd.linops.Downsample`), noiseless, 192x192
 crops of the held-out scikit-image images ({names}); PSNR in dB. Bicubic:
 :func:`npgd.problems.sr.bicubic`. TV: :func:`npgd.problems.sr.tv_sr`, {tv_iters} FISTA
 iterations from the bicubic image, its weight tuned over {lams} on four training crops
-(:func:`npgd.problems.sr.tune_tv`), never on the test images. Model: the 2x ``NeuralPGD``
-trained by ``scripts/train_sr.py`` (commands and training figures below).
+(:func:`npgd.problems.sr.tune_tv`), never on the test images. Model: the shipped 2x
+``NeuralPGD`` ``sr-2x`` (``npgd.problems.pretrained("sr-2x")``; its four training stages are in
+``npgd/models/weights/README.md``). No 4x model is shipped: the one trained the same way
+fell below bicubic on these crops.
 
 .. list-table::
    :header-rows: 1
