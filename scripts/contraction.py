@@ -302,7 +302,7 @@ Training
 All on the CPU, one thread, shared with other jobs (wall times are not benchmarks), on
 random patches of the training images (:class:`npgd.problems.sr.PatchSampler`: crops,
 flips, rotations, scales 1, 0.75, 0.5) with (P2), :math:`\\beta = 0.75`
-(:func:`npgd.train.tasks.train_task`); validation on patches of the training images, the
+(:func:`npgd.train.train_task`); validation on patches of the training images, the
 best weights kept.
 
 {training}
