@@ -169,8 +169,9 @@ def _option(field: dataclasses.Field) -> tuple[str, dict]:
     if typing.get_origin(kind) in (typing.Union, types.UnionType):
         kind = next(a for a in typing.get_args(kind) if a is not type(None))
     meta = field.metadata
-    kw: dict[str, Any] = {"default": None,
-                          "help": f"{meta['help']} (default: {field.default})"}
+    # a None default depends on other fields (the help says how), so it is not printed
+    default = "" if field.default is None else f" (default: {field.default})"
+    kw: dict[str, Any] = {"default": None, "help": f"{meta['help']}{default}"}
     if kind is bool:
         kw["action"] = argparse.BooleanOptionalAction
     elif typing.get_origin(kind) is tuple:
