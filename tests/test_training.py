@@ -185,6 +185,29 @@ def test_init_unties_shared_weights(tmp_path):
                        progress=False)
 
 
+def test_norm_option_builds_without_batch_norm_and_old_files_keep_it(tmp_path):
+    """``norm=False`` trains, saves and reloads a network with no batch norm at all (so
+    eval and train mode compute the same thing); a config without the key (every file
+    written before the option) means batch norm; ``init`` across the two is refused."""
+    net = train.train(tiny(steps=2, norm=False), tmp_path / "a", progress=False)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
+    back = models.load_model(tmp_path / "a" / "model.pt")
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in back.modules())
+    rng = np.random.default_rng(1)
+    A, y = mri.simulate(rng.random((2, 32, 24), dtype=np.float32), rng.random((2, 32, 24)) < 0.4)
+    yt = torch.as_tensor(y)
+    with torch.no_grad():
+        back.train()
+        in_train = back(A, yt)
+        back.eval()
+        torch.testing.assert_close(back(A, yt), in_train)
+    old = models.build_model(ARCH)
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in old.modules())
+    with pytest.raises(ValueError, match=r"'norm': \(False, True\)"):
+        train.train(tiny(steps=1, init=str(tmp_path / "a" / "model.pt")), tmp_path / "b",
+                    progress=False)
+
+
 def test_checkpoint_errors_are_clear_and_run_no_code(tmp_path):
     cfg = tiny()
     good = tmp_path / "model.pt"
@@ -368,6 +391,7 @@ def test_bad_out_is_refused_before_data_or_model(tmp_path, monkeypatch):
     ({"mask": "spiral"}, "mask must be 'vd', 'radial' or 'lines'"),
     ({"data_consistency": "soft"}, "data_consistency must be 'gradient' or 'hard'"),
     ({"shared": 1}, "shared must be True or False"),
+    ({"norm": "no"}, "norm must be True or False"),
     ({"beta": 2.0}, r"beta must be in \[0, 1\]"),
     ({"gan_weight": 1.0}, r"gan_weight must be in \[0, 1\)"),
 ])
@@ -416,6 +440,7 @@ ARCH = {"features": 4, "blocks": 1, "iters": 2, "shared": True, "data_consistenc
     ({"features": 1024, "blocks": 64, "shared": False, "iters": 100}, "parameters"),
     ({"features": "4"}, "features must be an int"),
     ({"shared": "yes"}, "shared must be True or False"),
+    ({"norm": 0}, "norm must be True or False"),
 ])
 def test_crafted_checkpoint_is_refused_before_any_allocation(tmp_path, change, match):
     path = _crafted(tmp_path / "m.pt", {**ARCH, **change})
@@ -438,7 +463,7 @@ def test_check_architecture_accepts_exactly_the_bounded_configs(features, blocks
     ok = (1 <= features <= zoo.MAX_FEATURES and 1 <= blocks <= zoo.MAX_BLOCKS
           and 1 <= iters <= zoo.MAX_ITERS and params <= zoo.MAX_PARAMETERS)
     if ok:
-        assert zoo.check_architecture(cfg) == {**cfg, "task": "mri"}
+        assert zoo.check_architecture(cfg) == {**cfg, "norm": True, "task": "mri"}
     else:
         with pytest.raises(ValueError, match="features|blocks|iters|parameters"):
             zoo.check_architecture(cfg)

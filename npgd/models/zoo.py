@@ -2,7 +2,8 @@
 
 The config of a model is a dict (or a dataclass such as
 :class:`npgd.train.TrainConfig`) with the architecture keys ``features``, ``blocks``,
-``iters``, ``shared`` and ``data_consistency``, and ``task`` (``"mri"``, the default: complex
+``iters``, ``shared``, ``norm`` (batch norm in the residual blocks; ``True`` where an older
+file lacks it) and ``data_consistency``, and ``task`` (``"mri"``, the default: complex
 images, two channels; ``"sr"``: real images, one channel, with ``factor``); other keys (the
 training settings stored next to them) are ignored here. The shipped models live in
 ``npgd/models/weights`` and are read without executing code
@@ -75,9 +76,10 @@ def check_architecture(config: Any, where: str = "config") -> dict:
     ``data_consistency`` ``"gradient"`` or ``"hard"``, and at most 50 million parameters,
     counted from these numbers before anything is allocated (about
     :math:`c\\,(18b + 2)\\,f^2` for ``c`` copies of ``b`` blocks of ``f`` features). Other keys
-    are ignored; ``task`` (``"mri"`` or ``"sr"``, the image channels) is returned too,
-    ``"mri"`` where a config (of an older file) lacks it. Raises ValueError naming ``where``,
-    the key and the expected range; a missing key is named too.
+    are ignored; ``norm`` (batch norm in the residual blocks, a bool; ``True`` where a config
+    lacks it, as files written before the option do) and ``task`` (``"mri"`` or ``"sr"``, the
+    image channels, ``"mri"`` where a config lacks it) are returned too. Raises ValueError
+    naming ``where``, the key and the expected range; a missing key is named too.
 
     Examples
     --------
@@ -103,6 +105,10 @@ def check_architecture(config: Any, where: str = "config") -> dict:
             "shared": c["shared"], "data_consistency": c["data_consistency"]}
     if not isinstance(arch["shared"], bool):
         raise ValueError(f"{where}: shared must be True or False, got {arch['shared']!r}")
+    # files written before the option have batch norm in every residual block
+    arch["norm"] = c.get("norm", True)
+    if not isinstance(arch["norm"], bool):
+        raise ValueError(f"{where}: norm must be True or False, got {arch['norm']!r}")
     arch["task"] = c.get("task", "mri")
     if arch["task"] not in _CHANNELS:
         raise ValueError(f"{where}: task must be 'mri' or 'sr', got {arch['task']!r}")
@@ -140,7 +146,7 @@ def build_model(config: Any) -> NeuralPGD:
     c = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
     arch = check_architecture({**_DEFAULTS, **c}, "build_model")
     prox = ResNetProx(features=arch["features"], blocks=arch["blocks"],
-                      channels=_CHANNELS[arch["task"]])
+                      channels=_CHANNELS[arch["task"]], norm=arch["norm"])
     step = 1.0
     if arch["task"] == "sr":
         step = float(check_int("build_model", "factor", c.get("factor", 2), 1)) ** 2

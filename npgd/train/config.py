@@ -64,6 +64,9 @@ class TrainConfig:
     iters: int = _field(10, "unrolled iterations (copies of the proximal network)")
     shared: bool = _field(True, "one proximal network shared by all iterations "
                           "(--no-shared: one per iteration)")
+    norm: bool = _field(True, "batch norm in the residual blocks (--no-norm: none; with "
+                        "shared weights one set of running statistics must serve every "
+                        "iteration, which can drift from each iteration's own at eval time)")
     data_consistency: str = _field("gradient", "'gradient' (a learned gradient step) or "
                                    "'hard' (replace the measured k-space samples)",
                                    choices=("gradient", "hard"))
@@ -115,7 +118,8 @@ class TrainConfig:
         where = "TrainConfig"
         try:
             check_architecture({f: getattr(self, f) for f in
-                                ("features", "blocks", "iters", "shared", "data_consistency")},
+                                ("features", "blocks", "iters", "shared", "norm",
+                                 "data_consistency")},
                                where)
             if self.shape is not None:
                 self.shape = _shape(self.shape)
@@ -145,7 +149,7 @@ class TrainConfig:
             if self.loss not in ("p2", "normalized", "log"):
                 raise ValueError(f"{where}: loss must be 'p2', 'normalized' or 'log', got "
                                  f"{self.loss!r}")
-            for name in ("shared", "amp"):
+            for name in ("shared", "norm", "amp"):
                 if not isinstance(getattr(self, name), bool):
                     raise ValueError(f"{where}: {name} must be True or False, got "
                                      f"{getattr(self, name)!r}")
