@@ -5,14 +5,15 @@ budget and seed, scored on the same test slices; writes the docs page and its fi
 
 Rows (Mardani et al., "Neural Proximal Gradient Descent for Compressive Imaging", NeurIPS
 2018, and "Recurrent Generative Adversarial Networks for Proximal Learning and Automated
-Compressive Image Recovery", Table 1): T copies x RB residual blocks = 10x1, 5x2, 2x5 and the
-deep ResNet 1x10 (one proximal of 10 blocks applied once), shared against independent
-weights, the pixel-wise (P2) loss against the LSGAN mixture (P1.1/P1.2), and CS-WV / CS-TV
-with weights tuned on training slices. Each network row is one ``npgd train`` command (run
-here with one torch thread); all share the evaluation below: the embedded brain test slices
-(``npgd.problems.data.brain_slices("test")``), fresh 5x variable-density masks (seeds
-1000 + i, as ``npgd demo``), noiseless. A row whose run folder already holds a finished run
-is not trained again (its recorded training time is kept); an interrupted one is resumed.
+Compressive Image Recovery", Table 1): T copies x RB residual blocks = 10x1, 5x2, 2x5 and
+the deep ResNet 1x10 (one proximal of 10 blocks applied once), shared against independent
+weights (with and without batch norm), the pixel-wise (P2) loss against the LSGAN mixture
+(P1.1/P1.2), and CS-WV / CS-TV with weights tuned on training slices. Each network row is
+one ``npgd train`` command (run here with one torch thread); all share the evaluation below:
+the embedded brain test slices (``npgd.problems.data.brain_slices("test")``), fresh 5x
+variable-density masks (seeds 1000 + i, as ``npgd demo``), noiseless. A row whose run folder
+already holds a finished run is not trained again (its recorded training time is kept); an
+interrupted one is resumed.
 """
 
 from __future__ import annotations
@@ -41,6 +42,11 @@ ROWS = [
                                                        "--no-shared"]),
     ("10x1, LSGAN mixture", "10x1-lsgan", ["--iters", "10", "--blocks", "1", "--gan-weight",
                                            "0.1", "--gan-warmup", "{warmup}"]),
+    # without batch norm: shared weights then no longer share one set of running statistics
+    # across iterations whose inputs differ (a candidate cause of the shared/independent gap)
+    ("10x1, no batch norm", "10x1-nonorm", ["--iters", "10", "--blocks", "1", "--no-norm"]),
+    ("10x1, independent, no batch norm", "10x1-independent-nonorm",
+     ["--iters", "10", "--blocks", "1", "--no-shared", "--no-norm"]),
 ]
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
@@ -163,6 +169,9 @@ def page(a: argparse.Namespace, rows: list[dict], cmds: dict, timing: dict, curv
 
     deep, indep = diff("10x1", "1x10 (deep ResNet)"), diff("10x1, independent weights", "10x1")
     gan = diff("10x1, LSGAN mixture", "10x1")
+    indep_nn = diff("10x1, independent, no batch norm", "10x1, no batch norm")
+    nn_shared, nn_indep = (diff("10x1, no batch norm", "10x1"),
+                           diff("10x1, independent, no batch norm", "10x1, independent weights"))
     best_cs = max((r for r in rows if r["method"].startswith("CS")), key=lambda r: r["snr"])
     ordering = sorted((r for r in rows if r["method"] in cmds), key=lambda r: -r["snr"])
     argv = shlex.join(["python", "scripts/architecture_table.py", *sys.argv[1:]])
@@ -192,7 +201,8 @@ Compressive Imaging", NeurIPS 2018, and of Mardani et al., "Recurrent Generative
 Networks for Proximal Learning and Automated Compressive Image Recovery": T unrolled copies
 of a proximal of RB residual blocks (10x1, 5x2, 2x5, and the deep ResNet 1x10, a single
 proximal of ten blocks applied once: ``NeuralPGD(ResNetProx(blocks=10), iters=1)``), shared
-against independent weights (``--no-shared``), the pixel-wise (P2) loss against the LSGAN
+against independent weights (``--no-shared``), with and without batch norm
+(``--no-norm``), the pixel-wise (P2) loss against the LSGAN
 mixture of that second paper (P1.1/P1.2, ``--gan-weight 0.1``), and CS-WV / CS-TV.
 
 **Same for every row.** Training data: the embedded brain's training slices (MNI z < +10 mm,
@@ -232,6 +242,11 @@ Against the papers' Table 1
 - Independent against shared weights (10x1): {indep:+.2f} dB here; the recurrent-GANCS
   paper reports about +1 dB for independent copies. {"Same ordering" if indep > 0 else
   "The ordering is reversed"}.
+- Batch norm (``--no-norm`` drops it): with shared weights one set of running statistics
+  serves all ten iterations, whose inputs differ, so eval mode can drift from what training
+  saw. Without batch norm, independent minus shared is {indep_nn:+.2f} dB (with it
+  {indep:+.2f} dB); dropping batch norm changes the shared row by {nn_shared:+.2f} dB and the
+  independent row by {nn_indep:+.2f} dB.
 - The LSGAN mixture against pixel-wise (P2) (10x1): {gan:+.2f} dB SNR here (the adversarial
   term aims at sharper images, not at a higher SNR). Its weight 0.1 is the recurrent-GANCS
   paper's, but npgd's (P2) is a mean per pixel: the last training loss of the 10x1 row

@@ -43,14 +43,15 @@ def test_rows_differ_only_in_architecture_and_loss_and_parse_as_npgd_train(tmp_p
         given = {f: getattr(args, f) for f in TrainConfig.__dataclass_fields__
                  if getattr(args, f) is not None}
         configs.append(TrainConfig(**given))
-    arch = [(c.iters, c.blocks, c.shared, c.gan_weight) for c in configs]
-    assert arch == [(10, 1, True, 0.0), (5, 2, True, 0.0), (2, 5, True, 0.0), (1, 10, True, 0.0),
-                    (10, 1, False, 0.0), (10, 1, True, 0.1)]
+    arch = [(c.iters, c.blocks, c.shared, c.norm, c.gan_weight) for c in configs]
+    assert arch == [(10, 1, True, True, 0.0), (5, 2, True, True, 0.0), (2, 5, True, True, 0.0),
+                    (1, 10, True, True, 0.0), (10, 1, False, True, 0.0), (10, 1, True, True, 0.1),
+                    (10, 1, True, False, 0.0), (10, 1, False, False, 0.0)]
     others = [{k: v for k, v in vars(c).items()
-               if k not in ("iters", "blocks", "shared", "gan_weight", "gan_warmup")}
+               if k not in ("iters", "blocks", "shared", "norm", "gan_weight", "gan_warmup")}
               for c in configs]
     assert all(o == others[0] for o in others)
-    assert configs[-1].gan_warmup == 2  # a quarter of the 8 steps
+    assert configs[5].gan_warmup == 2  # a quarter of the 8 steps
     assert others[0]["features"] == 8 and others[0]["shape"] == (32, 32)
 
 

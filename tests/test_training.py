@@ -208,6 +208,38 @@ def test_norm_option_builds_without_batch_norm_and_old_files_keep_it(tmp_path):
                     progress=False)
 
 
+@pytest.mark.parametrize("shared", [True, False])
+def test_fold_batch_norm_keeps_the_eval_map_and_init_folds_and_unties(tmp_path, shared):
+    """Batch norm with trained running statistics folds into the convolutions: the same
+    eval-mode reconstruction; ``init`` of a batch-norm model into a ``--no-norm`` run (also
+    untying a shared one) starts from exactly that network."""
+    train.train(tiny(steps=3, shared=shared), tmp_path / "a", progress=False)
+    net = models.load_model(tmp_path / "a" / "model.pt")
+    gen = torch.Generator().manual_seed(0)
+    for m in net.modules():  # statistics far from the defaults, so folding is exercised
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.copy_(torch.randn(m.num_features, generator=gen))
+            m.running_var.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
+            m.weight.data.copy_(torch.randn(m.num_features, generator=gen))
+            m.bias.data.copy_(torch.randn(m.num_features, generator=gen))
+    src = tmp_path / "bn.pt"
+    checkpoint.save_checkpoint(src, {**models.load_checkpoint(tmp_path / "a" / "model.pt"),
+                                     "model": net.state_dict()})
+    folded = models.fold_batch_norm(net)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    rng = np.random.default_rng(2)
+    A, y = mri.simulate(rng.random((2, 32, 24), dtype=np.float32), rng.random((2, 32, 24)) < 0.4)
+    ref = experiments.neural(net)(A, y)
+    np.testing.assert_allclose(experiments.neural(folded)(A, y), ref, rtol=1e-4, atol=1e-5)
+    cfg = tiny(steps=1, lr=1e-30, shared=False, norm=False, init=str(src))
+    fresh = models.build_model(cfg)
+    loop._load_init(fresh, cfg)
+    np.testing.assert_allclose(experiments.neural(fresh.eval())(A, y), ref, rtol=1e-4,
+                               atol=1e-5)
+    with pytest.raises(TypeError, match="net must be a NeuralPGD"):
+        models.fold_batch_norm(net.prox)
+
+
 def test_checkpoint_errors_are_clear_and_run_no_code(tmp_path):
     cfg = tiny()
     good = tmp_path / "model.pt"

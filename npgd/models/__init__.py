@@ -15,10 +15,11 @@ from npgd.models.zoo import (
     MODELS,
     build_model,
     checkpoint_state,
+    fold_batch_norm,
     load_model,
     model_from_state,
     pretrained,
 )
 
-__all__ = ["FORMAT", "MODELS", "build_model", "checkpoint_state", "load_checkpoint",
-           "load_model", "model_from_state", "pretrained", "save_checkpoint"]
+__all__ = ["FORMAT", "MODELS", "build_model", "checkpoint_state", "fold_batch_norm",
+           "load_checkpoint", "load_model", "model_from_state", "pretrained", "save_checkpoint"]

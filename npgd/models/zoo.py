@@ -12,6 +12,7 @@ training settings stored next to them) are ignored here. The shipped models live
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 from importlib import resources
@@ -152,6 +153,34 @@ def build_model(config: Any) -> NeuralPGD:
         step = float(check_int("build_model", "factor", c.get("factor", 2), 1)) ** 2
     return NeuralPGD(prox, iters=arch["iters"], shared=arch["shared"], step=step,
                      data_consistency=arch["data_consistency"])
+
+
+def fold_batch_norm(net: NeuralPGD) -> NeuralPGD:
+    """A copy of ``net`` whose :class:`~npgd.priors.ResNetProx` proximals hold no batch norm,
+    each folded into its convolution (:meth:`~npgd.priors.ResNetProx.fold_norm`): it
+    computes ``net``'s eval-mode reconstruction, a little faster, and trains as it evaluates.
+    ``npgd train --init`` of a batch-norm model into a ``--no-norm`` run starts from it.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from npgd import linops
+    >>> net = build_model({"features": 4, "iters": 2, "task": "sr"}).eval()
+    >>> A = linops.Downsample((8, 8), 2)
+    >>> y = A(torch.rand(1, 8, 8))
+    >>> bool(torch.allclose(fold_batch_norm(net)(A, y), net(A, y), atol=1e-6))
+    True
+    """
+    if not isinstance(net, NeuralPGD):
+        raise TypeError(f"fold_batch_norm: net must be a NeuralPGD, got {type(net).__name__}")
+    out = copy.deepcopy(net)
+    proxes = [out.prox] if net.shared else list(out.prox)
+    if not all(isinstance(p, ResNetProx) for p in proxes):
+        raise TypeError("fold_batch_norm: net's proximal must be a ResNetProx, got "
+                        f"{type(proxes[0]).__name__}")
+    folded = [p.fold_norm() for p in proxes]
+    out.prox = folded[0] if net.shared else torch.nn.ModuleList(folded)
+    return out
 
 
 def model_from_state(state: dict, where: str = "checkpoint",

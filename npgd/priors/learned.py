@@ -188,6 +188,53 @@ class ResNetProx(_ImageProx):
         out = self.tail(self.blocks(self.head(z)))
         return z + out if self.residual else out
 
+    @property
+    def norm(self) -> bool:
+        """Whether the residual blocks hold batch norm."""
+        return any(isinstance(m, nn.BatchNorm2d) for m in self.blocks.modules())
+
+    def fold_norm(self) -> ResNetProx:
+        """A copy without batch norm that computes this module's eval-mode map: each
+        :math:`\\mathrm{BN}(K z) = \\gamma (K z - \\mu)/\\sqrt{v + \\epsilon} + \\beta`, with
+        its running mean :math:`\\mu` and variance :math:`v`, becomes one convolution
+        :math:`K' z + b'` with :math:`K' = (\\gamma/\\sqrt{v+\\epsilon}) K` (per output
+        channel) and :math:`b' = \\beta - \\gamma\\mu/\\sqrt{v+\\epsilon}`. The copy is
+        faster, and trains and evaluates alike (no batch statistics). Without batch norm the
+        copy is a plain copy.
+
+        Examples
+        --------
+        >>> import torch
+        >>> p = ResNetProx(features=4, channels=1).eval()
+        >>> q = p.fold_norm()
+        >>> p.norm, q.norm
+        (True, False)
+        >>> x = torch.rand(2, 8, 8)
+        >>> bool(torch.allclose(p(x, 1.0), q(x, 1.0), atol=1e-6))
+        True
+        """
+        conv = self.head
+        out = ResNetProx(features=conv.out_channels, blocks=len(self.blocks),
+                         kernel=self.blocks[0].body[0].kernel_size[0] if len(self.blocks)
+                         else 3, channels=self.channels, norm=False, residual=self.residual,
+                         normalize=self.normalize).to(conv.weight.device, conv.weight.dtype)
+        with torch.no_grad():
+            out.head.load_state_dict(self.head.state_dict())
+            out.tail.load_state_dict(self.tail.state_dict())
+            for theirs, ours in zip(self.blocks, out.blocks, strict=True):
+                convs = [m for m in ours.body if isinstance(m, nn.Conv2d)]
+                pairs = [(m, theirs.body[i + 1]) for i, m in enumerate(theirs.body)
+                         if isinstance(m, nn.Conv2d)]
+                for dst, (src, bn) in zip(convs, pairs, strict=True):
+                    if not isinstance(bn, nn.BatchNorm2d):  # no batch norm: copy
+                        dst.load_state_dict(src.state_dict())
+                        continue
+                    g = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+                    dst.weight.copy_(src.weight * g[:, None, None, None])
+                    bias = src.bias if src.bias is not None else torch.zeros_like(g)
+                    dst.bias.copy_(bn.bias + g * (bias - bn.running_mean))
+        return out.train(self.training)
+
 
 class SwishProx(_ImageProx):
     """The single-nonlinear-layer proximal of the super-resolution experiment of Mardani et al.,

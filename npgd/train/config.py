@@ -111,7 +111,8 @@ class TrainConfig:
                        choices=("p2", "normalized", "log"))
     init: str | None = _field(None, "start from these weights (a model.pt/last.pt or a "
                               "shipped model name; same architecture, or a shared-weights "
-                              "one to untie with --no-shared), with a fresh optimizer",
+                              "one to untie with --no-shared, or a batch-norm one to fold "
+                              "into its convolutions with --no-norm), with a fresh optimizer",
                               metavar="CHECKPOINT|MODEL")
 
     def __post_init__(self) -> None:

@@ -42,6 +42,7 @@ from npgd.models.zoo import (
     build_model,
     check_architecture,
     checkpoint_state,
+    fold_batch_norm,
     model_from_state,
 )
 from npgd.problems import metrics, mri
@@ -531,8 +532,13 @@ def _load_init(net: NeuralPGD, config: TrainConfig) -> None:
     stored = check_architecture(state["config"], f"train: init={src!r}")
     # shared -> independent is allowed: every copy starts from the shared proximal ("untying")
     untie = stored["shared"] and not config.shared
+    # batch norm -> none too: folded into the convolutions, the same eval-mode network
+    fold = stored["norm"] and not config.norm
+    if fold:
+        theirs = fold_batch_norm(theirs)
+    allowed = {"shared": untie, "norm": fold}
     diff = {k: (stored[k], getattr(config, k)) for k in stored
-            if _norm(stored[k]) != _norm(getattr(config, k)) and not (k == "shared" and untie)}
+            if _norm(stored[k]) != _norm(getattr(config, k)) and not allowed.get(k, False)}
     if diff:
         raise ValueError(f"train: init={src!r} has another architecture (theirs, ours): {diff}")
 
