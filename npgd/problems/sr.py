@@ -28,7 +28,7 @@ __all__ = ["TEST_IMAGES", "TRAIN_IMAGES", "PatchSampler", "bicubic", "downsample
 #: scikit-image images trained on (the ``lfw_subset`` faces are added by :class:`PatchSampler`).
 TRAIN_IMAGES = ("astronaut", "grass", "gravel", "text", "page", "cell", "hubble_deep_field",
                 "rocket", "retina", "immunohistochemistry", "clock", "microaneurysms",
-                "coffee", "logo")
+                "coffee", "logo", "stereo_motorcycle")
 #: scikit-image images held out for testing: never trained or tuned on.
 TEST_IMAGES = ("camera", "moon", "coins", "brick", "chelsea")
 
@@ -48,6 +48,8 @@ def grey_image(name: str) -> np.ndarray:
         raise ValueError(f"grey_image: name must be one of {TRAIN_IMAGES + TEST_IMAGES}, got "
                          f"{name!r}")
     a = getattr(data, name)()
+    if name == "stereo_motorcycle":  # (left, right, disparity): the left photograph
+        a = a[0]
     if a.ndim == 3 and a.shape[-1] == 4:
         a = color.rgba2rgb(a)
     if a.ndim == 3:
@@ -85,7 +87,7 @@ def training_crops(size: int = 192) -> np.ndarray:
     Examples
     --------
     >>> training_crops(96).shape
-    (14, 96, 96)
+    (15, 96, 96)
     """
     check_int("training_crops", "size", size)
     ims = [grey_image(n) for n in TRAIN_IMAGES]
