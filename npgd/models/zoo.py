@@ -32,8 +32,9 @@ __all__ = ["DEFAULT_MODEL", "MODELS", "build_model", "check_architecture", "chec
 MODELS = {
     "mri-general": (
         "mri-general.pt",
-        "NeuralPGD, 10 independent copies x 1 residual block (48 features): mri-brain-5x "
-        "fine-tuned on CPU on domain-randomized data (npgd.train.synth: real volumes, label "
+        "NeuralPGD, 10 independent copies x 1 residual block (48 features, no batch norm): "
+        "mri-brain-5x fine-tuned on CPU on domain-randomized data (npgd.train.synth: real "
+        "volumes, label "
         "synthesis, natural images, any orientation, size, contrast, phase, noise, 2.5-9x "
         "variable-density/radial/line masks) with the log-normalized (P2) loss; the default "
         "model; see npgd/models/weights/README.md",
