@@ -1,9 +1,10 @@
 """Regenerate docs/reproduction.rst and its figures: SR baselines and model, the contraction
 analysis (eq. 11-14, Fig. 5) and de-biasing (Remark 1) of Mardani et al., NeurIPS 2018.
 
-    python scripts/contraction.py [--sr-model sr-2x] --swish SW8.pt SW32.pt [--out docs]
+    python scripts/contraction.py [--sr-models sr-2x sr-4x] --swish SW8.pt SW32.pt [--out docs]
 
-``--sr-model`` is a shipped model name (default: ``sr-2x``) or an SR checkpoint;
+``--sr-models`` are shipped model names (default: every shipped SR model) or SR
+checkpoints, each scored at its own factor;
 ``--swish`` are checkpoints written by ``scripts/train_sr.py`` (the commands are in the
 page it writes); the MRI model is the shipped ``mri-brain-5x``. Test
 data: the held-out scikit-image images (``npgd.problems.sr.TEST_IMAGES``) and the embedded
@@ -25,9 +26,11 @@ from train_sr import _fft_net  # scripts/ is on the path when this file runs
 from npgd import linops, problems
 from npgd.experiments.contraction import contraction, figure
 from npgd.models.checkpoint import load_checkpoint
-from npgd.models.zoo import checkpoint_state, model_from_state
+from npgd.models.zoo import MODELS, checkpoint_state, model_from_state
 from npgd.problems import data, metrics, mri, sr
 from npgd.train.tasks import build_task_model
+
+SR_MODELS = ("sr-2x", "sr-4x")
 
 
 def _state(path: str) -> dict:
@@ -47,19 +50,20 @@ def load(path: str) -> tuple[torch.nn.Module, dict]:
     return net.eval(), state["config"]
 
 
-def sr_table(factors: tuple, size: int, model: str | None, tv_iters: int,
+def sr_table(factors: tuple, size: int, models: list[str], tv_iters: int,
              lams: list[float]) -> dict:
     test = sr.held_out_crops(size).astype(np.float64)
-    tune = sr.training_crops(size)[::3].astype(np.float64)  # 4 training crops
+    tune = sr.training_crops(size)[:12:3].astype(np.float64)  # 4 training crops
     out = {}
     for f in factors:
         y = sr.downsample(test, f)
         lam, scores = sr.tune_tv(tune, f, lams=lams, iters=tv_iters)
         row = {"bicubic": metrics.psnr(test, sr.bicubic(y, f)),
                "tv": metrics.psnr(test, sr.tv_sr(y, f, lam, tv_iters)), "tv_lam": lam}
-        if model is not None:
+        for model in models:
             net, cfg = load(model)
             if cfg["factor"] == f:
+                row["name"] = model
                 with torch.no_grad():
                     xt = torch.from_numpy(test.astype(np.float32))
                     row["model"] = metrics.psnr(test, net(linops.Downsample((size, size), f),
@@ -112,8 +116,9 @@ def eta_rows(c, every: int) -> list[str]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--sr-model", default="sr-2x",
-                   help="SR model: a shipped name or a checkpoint (default: sr-2x)")
+    p.add_argument("--sr-models", nargs="*", default=[n for n in SR_MODELS if n in MODELS],
+                   help="SR models, shipped names or checkpoints, one per factor (default: "
+                        "the shipped ones)")
     p.add_argument("--swish", nargs="*", default=[], help="SwishProx SR checkpoints")
     p.add_argument("--out", default="docs")
     p.add_argument("--crop", type=int, default=64, help="contraction test crops (SR)")
@@ -131,7 +136,7 @@ def main() -> None:
 
     # three independent parts, one process each (each one thread)
     with ProcessPoolExecutor(3, initializer=torch.set_num_threads, initargs=(1,)) as pool:
-        jobs = [pool.submit(sr_table, (2, 4), 192, a.sr_model, a.tv_iters, a.tv_lams),
+        jobs = [pool.submit(sr_table, (2, 4), 192, a.sr_models, a.tv_iters, a.tv_lams),
                 pool.submit(mri_contraction, a.mri_slices, a.debias_iters)]
         swish = sr_contraction(a.swish, a.crop, a.debias_iters) if a.swish else {}
         table, (mri_c, mri_s) = jobs[0].result(), jobs[1].result()
@@ -162,12 +167,21 @@ def page(a, table, results, swish, figs) -> str:
     for f, row in table.items():
         cells = [f"{f}x", f"{row['bicubic'].mean():.2f}",
                  f"{row['tv'].mean():.2f} (λ = {row['tv_lam']:.2g})",
-                 f"{row['model'].mean():.2f}" if "model" in row else "—"]
+                 f"{row['model'].mean():.2f} ({row['name']})" if "model" in row else "—"]
         sr_rows.append("   * - " + "\n     - ".join(cells))
         per = "; ".join(f"{n} {b:.2f}/{t:.2f}" + (f"/{m:.2f}" if "model" in row else "")
                         for n, b, t, m in zip(sr.TEST_IMAGES, row["bicubic"], row["tv"],
                                               row.get("model", row["tv"]), strict=True))
         sr_rows.append(f"   * - {f}x per image\n     - {per}\n     -\n     -")
+    have = {f: row["name"] for f, row in table.items() if "model" in row}
+    models_text = "Models: " + ", ".join(
+        f"``{n}`` at {f}x" + (f" (``npgd.problems.pretrained(\"{n}\")``)" if n in MODELS
+                              else "") for f, n in have.items()) + \
+        "; the training of the shipped ones is in ``npgd/models/weights/README.md``." \
+        if have else "No model was given."
+    missing = [f"{f}x" for f in table if f not in have]
+    if missing:
+        models_text += f" No {' or '.join(missing)} model was given."
     eta = []
     for name, (c, secs) in results.items():
         every = 4 if c.eta1.shape[1] > 12 else 1
@@ -197,18 +211,20 @@ def page(a, table, results, swish, figs) -> str:
               "last iterate (top) and the contraction parameters (bottom, the last model).\n\n"
               if "sr" in figs else "")
     training = []
-    for path in ([a.sr_model] if a.sr_model else []) + list(a.swish):
+    for path in list(a.sr_models) + list(a.swish):
         st = _state(path)
         c = st["config"]
         patch = c["patch"] if "patch" in c else c["shape"][0]
         arch = (f"SwishProx(kernel={c['kernel']}, features={c['features']}, "
                 f"layers={c['layers']})" if c.get("prox") == "swish" else
-                f"ResNetProx(features={c['features']}, blocks={c['blocks']}, channels=1)")
+                f"ResNetProx(features={c['features']}, blocks={c['blocks']}, channels=1"
+                f"{'' if c.get('norm', True) else ', norm=False'}), "
+                f"{'shared' if c.get('shared', True) else 'independent'} weights")
         training.append(f"- ``{path}``: {arch}, T = {c['iters']}, {patch}x{patch} "
                         f"patches, batch {c['batch_size']}, lr {c['lr']:g}; best validation "
                         f"PSNR {st['validation']['psnr']:.2f} dB at step {st['step']}.")
     training.append("\nCommands::\n\n" + "\n".join("    " + c for c in COMMANDS))
-    return TEMPLATE.format(training="\n".join(training), names=names,
+    return TEMPLATE.format(training="\n".join(training), names=names, models_text=models_text,
                            sr_rows="\n".join(sr_rows), eta="\n\n".join(eta),
                            deb="\n".join(deb), cmd=cmd, fig_sr=fig_sr, fig_mri=figs["mri"],
                            debias_iters=a.debias_iters, crop=a.crop, tv_iters=a.tv_iters,
@@ -238,10 +254,7 @@ Block-average downsampling (:class:`npgd.linops.Downsample`), noiseless, 192x192
 crops of the held-out scikit-image images ({names}); PSNR in dB. Bicubic:
 :func:`npgd.problems.sr.bicubic`. TV: :func:`npgd.problems.sr.tv_sr`, {tv_iters} FISTA
 iterations from the bicubic image, its weight tuned over {lams} on four training crops
-(:func:`npgd.problems.sr.tune_tv`), never on the test images. Model: the shipped 2x
-``NeuralPGD`` ``sr-2x`` (``npgd.problems.pretrained("sr-2x")``; its four training stages are in
-``npgd/models/weights/README.md``). No 4x model is shipped: the one trained the same way
-fell below bicubic on these crops.
+(:func:`npgd.problems.sr.tune_tv`), never on the test images. {models_text}
 
 .. list-table::
    :header-rows: 1

@@ -54,6 +54,13 @@ MODELS = {
         "(npgd train --task sr); about TV's quality, not above it; see "
         "npgd/models/weights/README.md",
     ),
+    "sr-4x": (
+        "sr-4x.pt",
+        "NeuralPGD for 4x super-resolution (block averaging, npgd.linops.Downsample) of real "
+        "images: 4 independent copies x 2 residual blocks (64 features, no batch norm, one "
+        "channel), trained on CPU on crops of scikit-image's training images, its faces and "
+        "brain training slices (npgd train --task sr); see npgd/models/weights/README.md",
+    ),
 }
 
 #: The model :func:`pretrained` returns without a name.
@@ -263,7 +270,8 @@ def pretrained(name: str | None = None, map_location: Any = "cpu",
     variable-density undersampling; better on clean T1 brain slices, worse elsewhere (see the
     docs page "The general MRI model"). Both are convolutional and scale-equivariant: images
     of any size and intensity scale. ``"sr-2x"``: 2x super-resolution of real images, called
-    with :class:`npgd.linops.Downsample` (``net(Downsample(shape, 2), y)``). Training commands
+    with :class:`npgd.linops.Downsample` (``net(Downsample(shape, 2), y)``); ``"sr-4x"`` the
+    same at 4x (``net(Downsample(shape, 4), y)``). Training commands
     and validation figures are in ``npgd/models/weights/README.md``. With ``task``
     (``"mri"`` or ``"sr"``), a model of another task is a ValueError naming both, before any
     work is done with it.
