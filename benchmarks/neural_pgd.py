@@ -8,7 +8,9 @@ median wall-clock times of: inference (eval mode, no autograd) per slice and sli
 second at each batch size; a training step of (P2) with Adam at ``--train-batch``. It also
 runs bf16 autocast on CUDA and on CPUs with native bf16 (AVX512-BF16/AMX), and
 ``torch.compile`` on CUDA. Ratios are to the fp32 eager run of the same device, from the
-same process.
+same process. "BN folded" is the same network with its batch norm folded into the
+convolutions (``npgd.models.fold_batch_norm``, the form of a ``--no-norm`` model such as the
+shipped ``mri-general``).
 
 Run:  python benchmarks/neural_pgd.py [--features 48] [--iters 10] [--batches 1 64] [--repeats 5]
 """
@@ -56,7 +58,8 @@ def main() -> None:
         sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
         net = models.build_model(cfg).to(dev).eval()
         bf16 = train.native_bf16(dev)
-        variants = {"fp32": (net, False)}
+        variants = {"fp32": (net, False),
+                    "fp32 BN folded": (models.fold_batch_norm(net), False)}
         if bf16:
             variants["bf16 autocast"] = (net, True)
         if dev == "cuda":
