@@ -54,20 +54,22 @@ def sr_table(factors: tuple, size: int, models: list[str], tv_iters: int,
              lams: list[float]) -> dict:
     test = sr.held_out_crops(size).astype(np.float64)
     tune = sr.training_crops(size)[:12:3].astype(np.float64)  # 4 training crops
+    nets = {}  # factor -> (name, network), each model loaded once
+    for model in models:
+        net, cfg = load(model)
+        nets[cfg["factor"]] = (model, net)
     out = {}
     for f in factors:
         y = sr.downsample(test, f)
         lam, scores = sr.tune_tv(tune, f, lams=lams, iters=tv_iters)
         row = {"bicubic": metrics.psnr(test, sr.bicubic(y, f)),
                "tv": metrics.psnr(test, sr.tv_sr(y, f, lam, tv_iters)), "tv_lam": lam}
-        for model in models:
-            net, cfg = load(model)
-            if cfg["factor"] == f:
-                row["name"] = model
-                with torch.no_grad():
-                    xt = torch.from_numpy(test.astype(np.float32))
-                    row["model"] = metrics.psnr(test, net(linops.Downsample((size, size), f),
-                                                          sr.downsample(xt, f)))
+        if f in nets:
+            row["name"], net = nets[f]
+            with torch.no_grad():
+                xt = torch.from_numpy(test.astype(np.float32))
+                row["model"] = metrics.psnr(test, net(linops.Downsample((size, size), f),
+                                                      sr.downsample(xt, f)))
         out[f] = row
     return out
 

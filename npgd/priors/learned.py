@@ -213,11 +213,11 @@ class ResNetProx(_ImageProx):
         >>> bool(torch.allclose(p(x, 1.0), q(x, 1.0), atol=1e-6))
         True
         """
-        conv = self.head
-        out = ResNetProx(features=conv.out_channels, blocks=len(self.blocks),
-                         kernel=self.blocks[0].body[0].kernel_size[0] if len(self.blocks)
-                         else 3, channels=self.channels, norm=False, residual=self.residual,
-                         normalize=self.normalize).to(conv.weight.device, conv.weight.dtype)
+        head = self.head  # blocks >= 1 (checked in __init__): the first conv has the kernel
+        out = ResNetProx(features=head.out_channels, blocks=len(self.blocks),
+                         kernel=self.blocks[0].body[0].kernel_size[0], channels=self.channels,
+                         norm=False, residual=self.residual,
+                         normalize=self.normalize).to(head.weight.device, head.weight.dtype)
         with torch.no_grad():
             out.head.load_state_dict(self.head.state_dict())
             out.tail.load_state_dict(self.tail.state_dict())
