@@ -271,8 +271,16 @@ def main(argv: list[str] | None = None) -> int:
             from npgd.experiments import evaluate, multicoil, sweep
 
             if multicoil.selected(args):
+                if args.adapt:
+                    raise UsageError("--adapt: single-coil evaluations only for now (this "
+                                     "data is multi-coil)")
                 return multicoil.run(args)
-            return sweep.run(args) if args.sweep else evaluate.run(args)
+            if args.sweep:
+                return sweep.run(args)
+            from npgd.train.adapt import adapted
+
+            return evaluate.run(args, adapter=lambda net, a: adapted(
+                net, steps=a.adapt, lr=a.adapt_lr, seed=a.seed))
         return _demo(args)
     except SystemExit:
         raise

@@ -5,6 +5,7 @@ wrote it)::
 
     python scripts/cross_dataset.py --model mri-brain-5x
     python scripts/cross_dataset.py --checkpoint run/model.pt --slices 3
+    python scripts/cross_dataset.py --adapt 100   # and the model adapted to each scan
 
 For every source in :data:`SOURCES` and every condition in :data:`CONDITIONS`: 5x
 variable-density masks (:func:`npgd.problems.mri.vd_mask`), magnitude images as a user's
@@ -111,9 +112,15 @@ def _row(args: argparse.Namespace, source: int, condition: int) -> dict:
     label, db = CONDITIONS[condition]
     t = time.perf_counter()
     x = _pick(load(), args.slices + 1)
+    extra = None
+    if args.adapt:
+        from npgd.train.adapt import adapted
+
+        extra = {f"{name}, adapted": adapted(net, steps=args.adapt, lr=args.adapt_lr,
+                                             seed=args.seed)}
     res, _, _ = evaluate(x, net, name=name, accel=ACCEL, mask="vd", noise_db=db, tune=True,
                          calib_slices=1, points=args.grid_points, cs_iters=args.cs_iters,
-                         seed=args.seed)
+                         seed=args.seed, extra=extra)
     m = {r["method"]: r for r in res["methods"]}
     row = {"source": src, "in_domain": trained, "condition": label, "model": name,
            "shape": list(x.shape[1:]), "scored": len(res["evaluated_slices"]),
@@ -121,10 +128,17 @@ def _row(args: argparse.Namespace, source: int, condition: int) -> dict:
            "ssim": {k: v["ssim"] for k, v in m.items()},
            "cs_rel": res["cs_rel"], "margin": res["npgd_minus_best_cs_db"],
            "seconds": time.perf_counter() - t}
+    if extra:
+        (key, method), = extra.items()
+        h = method.history
+        row.update(adapted=key, adapted_margin=res["minus_best_cs_db"][key],
+                   adaptation={"steps": h["steps"], "best_step": h["best_step"],
+                               "seconds": h["seconds"]})
     print(f"{src:42s} {label:9s} ZF {row['snr']['zero-filled']:5.1f}  "
           f"WV {row['snr']['CS-WV']:5.1f}  TV {row['snr']['CS-TV']:5.1f}  "
           f"model {row['snr'][name]:5.1f}  margin {row['margin']:+6.2f} dB  "
-          f"({row['seconds']:.0f} s)", flush=True)
+          + (f"adapted {row['snr'][row['adapted']]:5.1f}  margin {row['adapted_margin']:+6.2f} "
+             f"dB  " if extra else "") + f"({row['seconds']:.0f} s)", flush=True)
     return row
 
 
@@ -144,6 +158,7 @@ def run(args: argparse.Namespace) -> dict:
             rows = list(pool.map(_row, [args] * len(tasks), *zip(*tasks, strict=True)))
     return {"model": rows[0]["model"], "rows": rows, "seconds": time.perf_counter() - start,
             "slices": args.slices, "cs_iters": args.cs_iters, "seed": args.seed,
+            "adapt": args.adapt, "adapt_lr": args.adapt_lr,
             "jobs": args.jobs, "threads": args.threads, **_machine(),
             "command": " ".join(["python", "scripts/cross_dataset.py", *sys.argv[1:]])}
 
@@ -153,8 +168,10 @@ def _machine() -> dict:
 
 
 def _table(rows: list[dict], name: str) -> list[str]:
+    adapt = all("adapted" in r for r in rows)
     head = ("Source", "Domain", "Condition", "Size", "Zero-filled", "CS-WV", "CS-TV",
-            "Model", "Model - best CS", "Tuned rel (WV, TV)")
+            "Model", "Model - best CS") + (("Adapted", "Adapted - best CS") if adapt else ()) \
+        + ("Tuned rel (WV, TV)",)
     out = [".. list-table::", "   :header-rows: 1", ""]
     out.append("   * - " + "\n     - ".join(head))
     for r in rows:
@@ -163,6 +180,9 @@ def _table(rows: list[dict], name: str) -> list[str]:
                  "x".join(map(str, r["shape"]))]
         cells += [f"{s[k]:.2f} / {q[k]:.3f}" for k in ("zero-filled", "CS-WV", "CS-TV", name)]
         cells.append(f"{r['margin']:+.2f}")
+        if adapt:
+            cells += [f"{s[r['adapted']]:.2f} / {q[r['adapted']]:.3f}",
+                      f"{r['adapted_margin']:+.2f}"]
         cells.append(f"{r['cs_rel']['CS-WV']:.2g}, {r['cs_rel']['CS-TV']:.2g}")
         out.append("   * - " + "\n     - ".join(cells))
     return out
@@ -170,16 +190,39 @@ def _table(rows: list[dict], name: str) -> list[str]:
 
 def _summary(rows: list[dict]) -> list[str]:
     out = []
-    for trained, label in ((True, "training sources"), (False, "held-out sources")):
-        m = [r["margin"] for r in rows if r["in_domain"] == trained]
-        if m:
-            worst = min((r for r in rows if r["in_domain"] == trained),
-                        key=lambda r: r["margin"])
-            out.append(f"- {label}: mean margin {np.mean(m):+.2f} dB over {len(m)} "
-                       f"source/condition pairs; {sum(v >= 0 for v in m)} of {len(m)} at or "
-                       f"above the best tuned CS; worst {worst['margin']:+.2f} dB "
-                       f"({worst['source']}, {worst['condition']})")
+    keys = [("margin", "")] + ([("adapted_margin", "adapted, ")]
+                               if all("adapted" in r for r in rows) else [])
+    for key, what in keys:
+        for trained, label in ((True, "training sources"), (False, "held-out sources")):
+            sel = [r for r in rows if r["in_domain"] == trained]
+            m = [r[key] for r in sel]
+            if m:
+                worst = min(sel, key=lambda r: r[key])
+                out.append(f"- {what}{label}: mean margin {np.mean(m):+.2f} dB over {len(m)} "
+                           f"source/condition pairs; {sum(v >= 0 for v in m)} of {len(m)} at "
+                           f"or above the best tuned CS; worst {worst[key]:+.2f} dB "
+                           f"({worst['source']}, {worst['condition']})")
+    if len(keys) > 1:
+        t = [r["adaptation"]["seconds"] / r["scored"] for r in rows]
+        out.append(f"- adaptation: {np.median(t):.0f} s per scored slice (median; "
+                   f"{min(t):.0f}-{max(t):.0f} s), on top of the model's own time")
     return out
+
+
+def _adapt_text(result: dict) -> list[str]:
+    if not result.get("adapt"):
+        return []
+    return [
+        "",
+        "\"Adapted\" is the same model fine-tuned on each scan's own measured k-space "
+        "before reconstructing it (``npgd.train.adapt``, ``npgd eval --adapt``): "
+        "self-supervised, no reference image, the sampled locations split into a part the "
+        "network sees and a part it must predict (Yaman et al., SSDU, Magn. Reson. Med. "
+        "2020; ZS-SSL, ICLR 2022), at most "
+        f"{result['adapt']} Adam steps at learning rate {result['adapt_lr']:g}, stopped on "
+        "a held-out part of the samples. It adapts on the scored slices' measurements "
+        "only.",
+    ]
 
 
 def write_page(result: dict, path: Path) -> Path:
@@ -201,6 +244,7 @@ def write_page(result: dict, path: Path) -> Path:
         f"{result['cs_iters']} iterations. Each cell: mean SNR (dB) / SSIM; \"Model - best "
         "CS\" is the model's SNR minus the better CS method's; the last column gives the "
         "tuned weights.",
+        *_adapt_text(result),
         "",
         "Command (the run that wrote this page, "
         f"{result['seconds'] / 60:.1f} min on {result['cpus']} CPU cores, "
@@ -252,6 +296,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cs-iters", type=int, default=300)
     p.add_argument("--grid-points", type=int, default=3)
     p.add_argument("--seed", type=int, default=1000)
+    p.add_argument("--adapt", type=int, default=0, metavar="STEPS",
+                   help="also score the model adapted to each scan (npgd.train.adapt), at "
+                   "most STEPS steps (default 0: off)")
+    p.add_argument("--adapt-lr", type=float, default=1e-4)
     p.add_argument("--page", type=Path, default=ROOT / "docs" / "generalization.rst")
     p.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     p.add_argument("--render", type=Path, default=None, metavar="JSON",

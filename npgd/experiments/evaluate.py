@@ -157,6 +157,7 @@ def evaluate(
     classic: bool = True,
     seed: int = 0,
     amp: bool = False,
+    extra: dict[str, Callable] | None = None,
     log: Callable[[str], Any] | None = None,
 ) -> tuple[dict, np.ndarray, dict[str, np.ndarray]]:
     """Zero-filled, CS-WV, CS-TV and ``net`` on images ``x`` ``(N, H, W)``, real or complex,
@@ -167,7 +168,9 @@ def evaluate(
     \\lambda_{\\max}` are chosen on ``calib_slices`` slices spread through ``x``
     (:func:`npgd.experiments.tune.tune_cs`, ``points`` grid values to start) and the other
     slices are evaluated with them; otherwise every slice is evaluated with the default
-    weights. The weights are relative, and the network normalizes by its input, so the
+    weights. ``extra`` adds methods ``(A, y) -> x`` by name after ``net`` (e.g.
+    :func:`npgd.train.adapt.adapted`, the network adapted to the evaluated measurements).
+    The weights are relative, and the network normalizes by its input, so the
     intensity scale of ``x`` does not change the scores.
 
     Returns
@@ -176,7 +179,8 @@ def evaluate(
         The settings, ``"tuning"`` (per CS method: chosen ``rel``, grid and scores),
         ``"calibration_slices"``, ``"evaluated_slices"``, ``"methods"`` (per method: mean
         ``snr`` and ``ssim``, ``s_per_slice``, per-slice ``snr_per_slice``/``ssim_per_slice``),
-        and ``"npgd_minus_best_cs_db"`` when both are there. Ready for
+        ``"npgd_minus_best_cs_db"`` when both are there, and ``"minus_best_cs_db"``: every
+        non-CS method's mean SNR minus the better CS method's. Ready for
         :func:`npgd._util.strict_json`.
     x_eval : ndarray
         The evaluated slices' ground truth.
@@ -222,6 +226,10 @@ def evaluate(
     methods = cs_methods(rels, cs_iters) if classic else {}
     if net is not None:
         methods[name] = neural(net, amp=amp)
+    for k, method in (extra or {}).items():
+        if k in methods:
+            raise UsageError(f"extra: method name {k!r} is taken")
+        methods[k] = method
     rows, recons = compare_measured(x[keep], linops.MaskedFFT(masks[keep]), y[keep], methods,
                                     log=log)
     result = {
@@ -236,8 +244,13 @@ def evaluate(
                      "ssim_per_slice": scores(r["ssim_all"])} for r in rows],
     }
     cs = [r for r in rows if r["method"] in CS_METHODS]
-    if net is not None and cs:
-        result["npgd_minus_best_cs_db"] = rows[-1]["snr"] - max(r["snr"] for r in cs)
+    if cs:
+        best = max(r["snr"] for r in cs)
+        result["minus_best_cs_db"] = {r["method"]: r["snr"] - best for r in rows
+                                      if r["method"] not in CS_METHODS
+                                      and r["method"] != "zero-filled"}
+        if net is not None:
+            result["npgd_minus_best_cs_db"] = result["minus_best_cs_db"][name]
     if not all(math.isfinite(r["snr"]) for r in rows):
         result["note"] = "a null mean SNR is infinite: some slice was reconstructed exactly"
     return result, x[keep], recons
@@ -336,6 +349,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--cs-iters", type=int, default=300, help="FISTA iterations for CS")
     g.add_argument("--no-classic", action="store_true",
                    help="skip CS-WV and CS-TV (and CG-SENSE on multi-coil data)")
+    g = p.add_argument_group("adaptation")
+    g.add_argument("--adapt", type=int, default=0, metavar="STEPS",
+                   help="also report the model fine-tuned on the evaluated k-space itself, "
+                   "self-supervised, at most STEPS Adam steps (npgd.train.adapt; default 0: "
+                   "off)")
+    g.add_argument("--adapt-lr", type=float, default=1e-4,
+                   help="learning rate of --adapt (default 1e-4)")
     g = p.add_argument_group("output")
     g.add_argument("--out", default="npgd-eval", help="folder for results.json and figures")
     g.add_argument("--no-figure", action="store_true", help="write no figure")
@@ -416,11 +436,16 @@ def check_args(args: argparse.Namespace) -> None:
         raise UsageError("--noise/--noise-std: give an SNR in dB or a std, not both")
     if not (finite(args.accel) and args.accel >= 1):
         raise bad("--accel", "a number >= 1", args.accel)
+    if not (finite(getattr(args, "adapt_lr", 1.0)) and getattr(args, "adapt_lr", 1.0) > 0):
+        raise bad("--adapt-lr", "a finite number > 0", args.adapt_lr)
+    if getattr(args, "adapt", 0) and getattr(args, "sweep", False):
+        raise UsageError("--adapt: not with --sweep (adapt one evaluation at a time)")
     if not (finite(args.min_fraction) and 0 <= args.min_fraction < 1):
         raise bad("--min-fraction", "in [0, 1)", args.min_fraction)
     for flag, v, low in (("--slices", args.slices, 1), ("--calib-slices", args.calib_slices, 1),
                          ("--grid-points", args.grid_points, 2), ("--cs-iters", args.cs_iters, 1),
                          ("--threads", args.threads, 1),
+                         ("--adapt", getattr(args, "adapt", None), 0),
                          ("--sweep-slices", getattr(args, "sweep_slices", None), 1),
                          ("--sweep-grid-points", getattr(args, "sweep_grid_points", None), 2)):
         if v is not None and v < low:
@@ -454,11 +479,14 @@ def check_out(out: str | os.PathLike) -> Path:
     return p
 
 
-def run(args: argparse.Namespace, log: Callable[[str], Any] = print) -> int:
+def run(args: argparse.Namespace, log: Callable[[str], Any] = print,
+        adapter: Callable[[Any, argparse.Namespace], Callable] | None = None) -> int:
     """``npgd eval``: read, check, measure, (tune,) reconstruct, score, write
     ``results.json`` and ``comparison.png`` into ``--out`` (``npgd eval --sweep`` is
     :func:`npgd.experiments.sweep.run`). Returns the exit status (0); errors are
-    UsageError/DataError with one line.
+    UsageError/DataError with one line. With ``--adapt``, ``adapter(net, args)`` gives the
+    method of the adapted model (the command line passes :func:`npgd.train.adapt.adapted`;
+    this layer does not import the training package).
 
     Examples
     --------
@@ -470,9 +498,12 @@ def run(args: argparse.Namespace, log: Callable[[str], Any] = print) -> int:
     0
     """
     check_args(args)
+    if getattr(args, "adapt", 0) and adapter is None:
+        raise UsageError("--adapt: no adapter given (run it as `npgd eval --adapt ...`)")
     out = check_out(args.out)
     x = load_images(args, log)
     net, name = load_net(args)
+    extra = {f"{name}, adapted": adapter(net, args)} if getattr(args, "adapt", 0) else None
     noise = (f"{args.noise:g} dB k-space SNR" if args.noise is not None
              else f"noise std {args.noise_std:g}" if args.noise_std else "noiseless")
     log(f"{len(x)} slices {x.shape[1]}x{x.shape[2]}, {args.accel:g}x {args.mask} masks "
@@ -482,10 +513,17 @@ def run(args: argparse.Namespace, log: Callable[[str], Any] = print) -> int:
         x, net, name=name, accel=args.accel, mask=args.mask, noise_db=args.noise,
         noise_std=args.noise_std, tune=args.tune, calib_slices=args.calib_slices,
         points=args.grid_points, cs_iters=args.cs_iters, classic=not args.no_classic,
-        seed=args.seed, amp=args.amp, log=log)
+        seed=args.seed, amp=args.amp, extra=extra, log=log)
     result["source"] = str(args.data)
+    if extra:
+        h = next(iter(extra.values())).history
+        result["adaptation"] = {"steps": args.adapt, "lr": args.adapt_lr, **h}
+        log(f"adaptation: {h['steps']} steps, best validation at step {h['best_step']} "
+            f"({h['val_loss'][0]:.4f} -> {min(h['val_loss']):.4f}), {h['seconds']:.1f} s")
     paths = write_results(out, result, None if args.no_figure else xe, recons)
     if "npgd_minus_best_cs_db" in result:
-        log(f"\n{name} - best CS: {result['npgd_minus_best_cs_db']:+.2f} dB SNR")
+        log("")
+        for k, v in result["minus_best_cs_db"].items():
+            log(f"{k} - best CS: {v:+.2f} dB SNR")
     log("wrote " + ", ".join(str(p) for p in paths))
     return 0

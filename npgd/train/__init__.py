@@ -9,17 +9,20 @@
   :class:`~npgd.train.tasks.SRTask`, or a task of your own).
 - :mod:`npgd.train.loop`: :func:`train` (single process or DDP under ``torchrun``) and
   :func:`train_task` (the same loop on any task, network and image sampler).
+- :mod:`npgd.train.adapt`: :func:`adapt`, scan-specific self-supervised fine-tuning of a
+  trained network on the measured k-space it is to reconstruct (no reference images).
 
 Checkpoint files and building a model from its config are :mod:`npgd.models` (the former
 ``npgd.problems.training`` was split between these two packages).
 """
 
+from npgd.train.adapt import adapt, adapted
 from npgd.train.adversarial import Discriminator
 from npgd.train.config import TrainConfig
 from npgd.train.data import NaturalImages, TrainingData, sample_mask
 from npgd.train.loop import native_bf16, train, train_task
 from npgd.train.losses import gan_weight_at, lsgan_d_loss, lsgan_g_loss, p2_loss
 
-__all__ = ["Discriminator", "NaturalImages", "TrainConfig", "TrainingData", "gan_weight_at",
-           "lsgan_d_loss", "lsgan_g_loss", "native_bf16", "p2_loss", "sample_mask", "train",
-           "train_task"]
+__all__ = ["Discriminator", "NaturalImages", "TrainConfig", "TrainingData", "adapt", "adapted",
+           "gan_weight_at", "lsgan_d_loss", "lsgan_g_loss", "native_bf16", "p2_loss",
+           "sample_mask", "train", "train_task"]
