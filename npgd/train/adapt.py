@@ -155,7 +155,10 @@ def adapt(
     if not isinstance(net, torch.nn.Module):
         raise TypeError(f"adapt: net must be a torch.nn.Module, got {type(net).__name__}")
     p = next(net.parameters())
-    y = torch.as_tensor(y, device=p.device)
+    if isinstance(y, torch.Tensor) and y.device != p.device:
+        raise ValueError(f"adapt: y is on {y.device} and the network on {p.device}; move one "
+                         "of them (npgd copies nothing between devices behind your back)")
+    y = torch.as_tensor(y, device=p.device)  # NumPy: to the network's device, as neural() does
     if not y.is_complex():
         raise TypeError(f"adapt: y must be complex k-space, got dtype {y.dtype}")
     if not torch.isfinite(torch.view_as_real(y)).all():
