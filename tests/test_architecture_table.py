@@ -46,12 +46,14 @@ def test_rows_differ_only_in_architecture_and_loss_and_parse_as_npgd_train(tmp_p
     arch = [(c.iters, c.blocks, c.shared, c.norm, c.gan_weight) for c in configs]
     assert arch == [(10, 1, True, True, 0.0), (5, 2, True, True, 0.0), (2, 5, True, True, 0.0),
                     (1, 10, True, True, 0.0), (10, 1, False, True, 0.0), (10, 1, True, True, 0.1),
-                    (10, 1, True, False, 0.0), (10, 1, False, False, 0.0)]
+                    (10, 1, True, True, mod.GAN_BALANCED), (10, 1, True, False, 0.0),
+                    (10, 1, False, False, 0.0)]
+    assert 0 < mod.GAN_BALANCED < 1e-3
     others = [{k: v for k, v in vars(c).items()
                if k not in ("iters", "blocks", "shared", "norm", "gan_weight", "gan_warmup")}
               for c in configs]
     assert all(o == others[0] for o in others)
-    assert configs[5].gan_warmup == 2  # a quarter of the 8 steps
+    assert configs[5].gan_warmup == configs[6].gan_warmup == 2  # a quarter of the 8 steps
     assert others[0]["features"] == 8 and others[0]["shape"] == (32, 32)
 
 
