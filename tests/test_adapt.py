@@ -94,6 +94,8 @@ def test_refuses_what_it_cannot_split():
     with pytest.raises(UsageError, match="Sense with a mask"):
         adapt(_net(), linops.Sense(coils.birdcage(x.shape[1:], 2)), np.ones((1, 2, 32, 28),
                                                                           np.complex64))
+    with pytest.raises(UsageError, match="mask of A must be 0/1"):
+        adapt(_net(), linops.MaskedFFT(0.5 * np.ones(x.shape[1:])), y)
     with pytest.raises(TypeError, match="y must be complex"):
         adapt(_net(), A, y.real)
     bad = y.copy()

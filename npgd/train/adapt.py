@@ -60,9 +60,11 @@ def _sampling(A: linops.LinearOperator, y: torch.Tensor) -> tuple[torch.Tensor, 
     if y.ndim < core:
         raise ValueError(f"adapt: y must have shape (*batch, {'C, ' if core == 3 else ''}H, W) "
                          f"for {type(A).__name__}, got {tuple(y.shape)}")
+    if not bool(((mask == 0) | (mask == 1)).all()):
+        raise UsageError("adapt: the mask of A must be 0/1 (sampled or not), got weights; the "
+                         "sampled locations are what is split")
     n = int(np.prod(y.shape[:-core], dtype=int))
-    mask = torch.broadcast_to(mask.real if mask.is_complex() else mask,
-                              (*y.shape[:-core], *y.shape[-2:])).reshape(n, *y.shape[-2:])
+    mask = torch.broadcast_to(mask, (*y.shape[:-core], *y.shape[-2:])).reshape(n, *y.shape[-2:])
     if maps is not None and maps.ndim > 3:
         maps = torch.broadcast_to(maps, (*y.shape[:-3], *maps.shape[-3:])).reshape(
             n, *maps.shape[-3:])
@@ -89,8 +91,18 @@ def adapt(
     seed: int = 0,
     log: Callable[[str], Any] | None = None,
 ) -> tuple[torch.nn.Module, dict]:
-    """A copy of ``net`` fine-tuned on the measurements ``y = A x`` themselves (module
-    docstring), and its history. ``net`` is left as it was.
+    """A copy of ``net`` fine-tuned on the measurements ``y = A x`` themselves, and its
+    history. ``net`` is left as it was. With :math:`\\Omega` the sampled set, :math:`\\Gamma`
+    a fixed validation part of it and, at each step, :math:`\\Lambda` a random part of
+    :math:`\\Omega \\setminus \\Gamma` and :math:`\\Theta = \\Omega \\setminus (\\Gamma \\cup
+    \\Lambda)`, Adam minimizes
+
+    .. math:: \\frac{\\|y_\\Lambda - A_\\Lambda f_\\theta(A_\\Theta, y_\\Theta)\\|_2}
+              {\\|y_\\Lambda\\|_2} + \\frac{\\|y_\\Lambda - A_\\Lambda
+              f_\\theta(A_\\Theta, y_\\Theta)\\|_1}{\\|y_\\Lambda\\|_1}
+
+    (per slice, averaged) and keeps the weights with the lowest such loss on :math:`\\Gamma`
+    for the input :math:`\\Omega \\setminus \\Gamma` (module docstring).
 
     Parameters
     ----------
