@@ -271,9 +271,6 @@ def main(argv: list[str] | None = None) -> int:
             from npgd.experiments import evaluate, multicoil, sweep
 
             if multicoil.selected(args):
-                if args.adapt:
-                    raise UsageError("--adapt: single-coil evaluations only for now (this "
-                                     "data is multi-coil)")
                 return multicoil.run(args)
             if args.sweep:
                 return sweep.run(args)

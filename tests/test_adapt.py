@@ -128,6 +128,8 @@ def test_npgd_eval_adapt_reports_the_adapted_model(tmp_path):
     assert names == ["zero-filled", "NPGD (model.pt)", "NPGD (model.pt), adapted"]
     assert res["adaptation"]["steps"] == 3 and res["adaptation"]["lr"] == 1e-3
     assert main(["eval", "--adapt", "2", "--sweep", "--out", str(tmp_path / "s")]) == 2
+    assert main(["eval", "--adapt", "2", "--simulate-coils", "2", "--out",
+                 str(tmp_path / "s")]) == 2
     assert main(["eval", "--adapt", "-1", "--out", str(tmp_path / "s")]) == 2
     assert main(["eval", "--adapt", "2", "--adapt-lr", "0", "--out", str(tmp_path / "s")]) == 2
 

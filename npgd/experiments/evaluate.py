@@ -436,16 +436,16 @@ def check_args(args: argparse.Namespace) -> None:
         raise UsageError("--noise/--noise-std: give an SNR in dB or a std, not both")
     if not (finite(args.accel) and args.accel >= 1):
         raise bad("--accel", "a number >= 1", args.accel)
-    if not (finite(getattr(args, "adapt_lr", 1.0)) and getattr(args, "adapt_lr", 1.0) > 0):
+    if not (finite(args.adapt_lr) and args.adapt_lr > 0):
         raise bad("--adapt-lr", "a finite number > 0", args.adapt_lr)
-    if getattr(args, "adapt", 0) and getattr(args, "sweep", False):
+    if args.adapt and getattr(args, "sweep", False):
         raise UsageError("--adapt: not with --sweep (adapt one evaluation at a time)")
     if not (finite(args.min_fraction) and 0 <= args.min_fraction < 1):
         raise bad("--min-fraction", "in [0, 1)", args.min_fraction)
     for flag, v, low in (("--slices", args.slices, 1), ("--calib-slices", args.calib_slices, 1),
                          ("--grid-points", args.grid_points, 2), ("--cs-iters", args.cs_iters, 1),
                          ("--threads", args.threads, 1),
-                         ("--adapt", getattr(args, "adapt", None), 0),
+                         ("--adapt", args.adapt, 0),
                          ("--sweep-slices", getattr(args, "sweep_slices", None), 1),
                          ("--sweep-grid-points", getattr(args, "sweep_grid_points", None), 2)):
         if v is not None and v < low:
@@ -498,12 +498,12 @@ def run(args: argparse.Namespace, log: Callable[[str], Any] = print,
     0
     """
     check_args(args)
-    if getattr(args, "adapt", 0) and adapter is None:
+    if args.adapt and adapter is None:
         raise UsageError("--adapt: no adapter given (run it as `npgd eval --adapt ...`)")
     out = check_out(args.out)
     x = load_images(args, log)
     net, name = load_net(args)
-    extra = {f"{name}, adapted": adapter(net, args)} if getattr(args, "adapt", 0) else None
+    extra = {f"{name}, adapted": adapter(net, args)} if args.adapt else None
     noise = (f"{args.noise:g} dB k-space SNR" if args.noise is not None
              else f"noise std {args.noise_std:g}" if args.noise_std else "noiseless")
     log(f"{len(x)} slices {x.shape[1]}x{x.shape[2]}, {args.accel:g}x {args.mask} masks "

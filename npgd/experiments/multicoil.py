@@ -358,6 +358,9 @@ def _check_args(args: argparse.Namespace) -> None:
     if getattr(args, "sweep", False):
         raise UsageError("--sweep: not available for multi-coil data; expected a single-coil "
                          "evaluation")
+    if args.adapt:
+        raise UsageError("--adapt: not available for multi-coil data yet; expected a "
+                         "single-coil evaluation")
     if args.tune:
         raise UsageError("--tune: not available for multi-coil data (the CS weights are the "
                          "single-coil defaults); expected no --tune")

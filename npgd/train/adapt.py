@@ -48,7 +48,9 @@ __all__ = ["adapt", "adapted"]
 
 
 def _sampling(A: linops.LinearOperator, y: torch.Tensor) -> tuple[torch.Tensor, Any, int]:
-    """The mask of ``A`` as a bool tensor ``(N, H, W)``, its maps (Sense) and ``N``."""
+    """The mask of ``A`` as a bool tensor ``(N, H, W)``, its maps (Sense: ``(C, H, W)`` or
+    one set per slice ``(N, C, H, W)``; None otherwise) and the number of core axes of ``y``
+    (2, or 3 with coils)."""
     if isinstance(A, linops.MaskedFFT):
         mask, maps, core = A.mask.like(y), None, 2
     elif isinstance(A, linops.Sense) and A.mask_shape:
@@ -71,8 +73,11 @@ def _sampling(A: linops.LinearOperator, y: torch.Tensor) -> tuple[torch.Tensor, 
     return mask != 0, maps, core
 
 
-def _operator(mask: torch.Tensor, maps: Any) -> linops.LinearOperator:
-    return linops.MaskedFFT(mask) if maps is None else linops.Sense(maps, mask)
+def _operator(mask: torch.Tensor, maps: Any, idx: Any) -> linops.LinearOperator:
+    """The sampling of slices ``idx`` with ``mask`` (already those slices' masks)."""
+    if maps is None:
+        return linops.MaskedFFT(mask)
+    return linops.Sense(maps if maps.ndim == 3 else maps[idx], mask)
 
 
 def adapt(
@@ -178,7 +183,6 @@ def adapt(
     mask, maps, core = _sampling(A, y)
     n, (h, w) = mask.shape[0], mask.shape[-2:]
     ys = y.reshape(n, *y.shape[-core:])
-    maps_of = (lambda idx: maps) if maps is None or maps.ndim == 3 else (lambda idx: maps[idx])
 
     g = torch.Generator().manual_seed(int(seed))
     rng = np.random.default_rng(int(seed))
@@ -197,9 +201,9 @@ def adapt(
         """Mean per-slice SSDU loss on ``out`` of the network fed with ``keep``."""
         yk = ys[idx]
         sel = out if core == 2 else out[:, None]
-        xh = model(_operator(keep, maps_of(idx)), yk * (keep if core == 2 else keep[:, None]))
-        Ao = _operator(out, maps_of(idx))
-        r, yo = Ao(xh) - yk * sel, yk * sel
+        xh = model(_operator(keep, maps, idx), yk * (keep if core == 2 else keep[:, None]))
+        yo = yk * sel
+        r = _operator(out, maps, idx)(xh) - yo
         axes = tuple(range(1, r.ndim))
         l2 = torch.linalg.vector_norm(r, dim=axes) / torch.linalg.vector_norm(
             yo, dim=axes).clamp_min(1e-30)
@@ -272,8 +276,8 @@ def adapted(net: torch.nn.Module, **options: Any) -> Callable[[linops.LinearOper
         out = []
         with torch.no_grad():
             for i in range(0, len(mask), 16):  # bounded memory on long volumes
-                m = maps if maps is None or maps.ndim == 3 else maps[i:i + 16]
-                out.append(tuned(_operator(mask[i:i + 16], m), ys[i:i + 16]))
+                part = slice(i, i + 16)
+                out.append(tuned(_operator(mask[part], maps, part), ys[part]))
         x = torch.cat(out).reshape(*yt.shape[:-core], *yt.shape[-2:])
         return x if isinstance(y, torch.Tensor) else x.cpu().numpy()
 
