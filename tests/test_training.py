@@ -552,3 +552,38 @@ def test_history_json_is_strict(tmp_path, monkeypatch):
 
     hist = json.loads((tmp_path / "history.json").read_text(), parse_constant=refuse)
     assert hist[0]["snr"] is None
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_init_deepens_with_near_identity_blocks(tmp_path, shared):
+    """``init`` of a one-block file into a two-block ``--no-norm`` run keeps the old blocks and
+    adds ones that nearly pass their input through: the deeper network starts within 1e-2
+    relative of the shallow one's reconstruction (not exactly, so the new blocks can train)
+    and then trains; adding blocks with batch norm, or removing blocks, is refused."""
+    train.train(tiny(steps=2, norm=False, shared=shared), tmp_path / "a", progress=False)
+    shallow = models.load_model(tmp_path / "a" / "model.pt")
+    cfg = tiny(steps=1, norm=False, shared=shared, blocks=2,
+               init=str(tmp_path / "a" / "model.pt"))
+    deep = models.build_model(cfg)
+    loop._load_init(deep, cfg)
+    deep.eval()
+    copies = deep.prox if isinstance(deep.prox, torch.nn.ModuleList) else [deep.prox]
+    assert all(len(p.blocks) == 2 for p in copies)
+    old = shallow.prox if isinstance(shallow.prox, torch.nn.ModuleList) else [shallow.prox]
+    for p, q in zip(copies, old, strict=True):
+        torch.testing.assert_close(p.blocks[0].body[0].weight, q.blocks[0].body[0].weight)
+        w = p.blocks[1].body[-2].weight
+        assert 0 < w.abs().max() < 1e-2
+    rng = np.random.default_rng(3)
+    A, y = mri.simulate(rng.random((2, 32, 24), dtype=np.float32), rng.random((2, 32, 24)) < 0.4)
+    a, b = experiments.neural(deep)(A, y), experiments.neural(shallow)(A, y)
+    assert not np.array_equal(a, b)
+    assert np.linalg.norm(a - b) <= 1e-2 * np.linalg.norm(b)
+    net = train.train(cfg, tmp_path / "b", progress=False)
+    assert all(torch.isfinite(p).all() for p in net.parameters())
+    with pytest.raises(ValueError, match="adding blocks needs --no-norm"):
+        train.train(tiny(steps=1, norm=True, shared=shared, blocks=2,
+                         init=str(tmp_path / "a" / "model.pt")), tmp_path / "c", progress=False)
+    with pytest.raises(ValueError, match=r"'blocks': \(2, 1\)"):
+        train.train(tiny(steps=1, norm=False, shared=shared,
+                         init=str(tmp_path / "b" / "model.pt")), tmp_path / "d", progress=False)

@@ -112,7 +112,9 @@ class TrainConfig:
     init: str | None = _field(None, "start from these weights (a model.pt/last.pt or a "
                               "shipped model name; same architecture, or a shared-weights "
                               "one to untie with --no-shared, or a batch-norm one to fold "
-                              "into its convolutions with --no-norm), with a fresh optimizer",
+                              "into its convolutions with --no-norm, or one with fewer "
+                              "--blocks, the new ones starting near the identity, with "
+                              "--no-norm), with a fresh optimizer",
                               metavar="CHECKPOINT|MODEL")
 
     def __post_init__(self) -> None:

@@ -536,7 +536,12 @@ def _load_init(net: NeuralPGD, config: TrainConfig) -> None:
     fold = stored["norm"] and not config.norm
     if fold:
         theirs = fold_batch_norm(theirs)
-    allowed = {"shared": untie, "norm": fold}
+    # fewer residual blocks -> more: the new blocks start near the identity ("deepening")
+    deepen = stored["blocks"] < config.blocks and not config.norm
+    if stored["blocks"] < config.blocks and config.norm:
+        raise ValueError(f"train: init={src!r} has {stored['blocks']} residual block(s) per "
+                         f"proximal and this run {config.blocks}: adding blocks needs --no-norm")
+    allowed = {"shared": untie, "norm": fold, "blocks": deepen}
     diff = {k: (stored[k], getattr(config, k)) for k in stored
             if _norm(stored[k]) != _norm(getattr(config, k)) and not allowed.get(k, False)}
     if diff:
@@ -547,7 +552,33 @@ def _load_init(net: NeuralPGD, config: TrainConfig) -> None:
             return [f"prox.{t}.{key[5:]}" for t in range(config.iters)]
         return [key]
 
-    net.load_state_dict({k2: v for k, v in theirs.state_dict().items() for k2 in ours(k)})
+    weights = {k2: v for k, v in theirs.state_dict().items() for k2 in ours(k)}
+    if deepen:
+        _near_identity_blocks(net, stored["blocks"])
+        weights = {**net.state_dict(), **weights}
+    net.load_state_dict(weights)
+
+
+#: scale of the last convolution of a block added by deepening: small enough that the deeper
+#: network starts within about 1e-3 of the shallower one's output, large enough that its
+#: gradient is not zero (a zero convolution before the block's ReLU would never train)
+NEW_BLOCK_SCALE = 1e-3
+
+
+def _near_identity_blocks(net: NeuralPGD, first: int) -> None:
+    """Scale the last convolution of residual blocks ``first, first+1, ...`` of every proximal
+    copy by :data:`NEW_BLOCK_SCALE` (bias zero): each such block ``z + relu(K2 relu(K1 z))``
+    then nearly passes ``z`` through, so the network computes nearly what it did before the
+    blocks were added and training starts from there (as in Chen et al., "Net2Net:
+    Accelerating Learning via Knowledge Transfer", ICLR 2016, which adds identity layers)."""
+    copies = net.prox if isinstance(net.prox, torch.nn.ModuleList) else [net.prox]
+    with torch.no_grad():
+        for prox in copies:
+            for block in list(prox.blocks)[first:]:
+                conv = [m for m in block.body if isinstance(m, torch.nn.Conv2d)][-1]
+                conv.weight.mul_(NEW_BLOCK_SCALE)
+                if conv.bias is not None:
+                    conv.bias.zero_()
 
 
 def _stored_config(state: dict, where: str) -> TrainConfig:
