@@ -270,14 +270,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "eval":
             from npgd.experiments import evaluate, multicoil, sweep
 
+            def adapter(net: Any, a: argparse.Namespace) -> Any:
+                from npgd.train.adapt import adapted
+
+                return adapted(net, steps=a.adapt, lr=a.adapt_lr, seed=a.seed)
+
             if multicoil.selected(args):
-                return multicoil.run(args)
+                return multicoil.run(args, adapter=adapter)
             if args.sweep:
                 return sweep.run(args)
-            from npgd.train.adapt import adapted
-
-            return evaluate.run(args, adapter=lambda net, a: adapted(
-                net, steps=a.adapt, lr=a.adapt_lr, seed=a.seed))
+            return evaluate.run(args, adapter=adapter)
         return _demo(args)
     except SystemExit:
         raise

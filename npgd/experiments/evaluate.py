@@ -25,8 +25,8 @@ from npgd.experiments.tune import CS_METHODS, cs_methods, tune_cs
 from npgd.problems import mri
 
 __all__ = ["MASKS", "add_arguments", "check_args", "check_out", "evaluate", "load_images",
-           "load_net", "make_masks", "measure", "noise_std_for", "run", "scores",
-           "write_results"]
+           "load_net", "make_masks", "measure", "noise_std_for", "record_adaptation", "run",
+           "scores", "write_results"]
 
 
 def _calib(shape: tuple[int, int], accel: float) -> int:
@@ -479,6 +479,28 @@ def check_out(out: str | os.PathLike) -> Path:
     return p
 
 
+def record_adaptation(result: dict, method: Callable, args: argparse.Namespace,
+                      log: Callable[[str], Any]) -> None:
+    """Store the adapted method's history (:func:`npgd.train.adapt.adapted` keeps it in
+    ``method.history``) in ``result["adaptation"]`` with ``--adapt``/``--adapt-lr``, and
+    log one line.
+
+    Examples
+    --------
+    >>> def method(A, y): ...
+    >>> method.history = {"val_loss": [0.3, 0.2], "best_step": 5, "steps": 5, "seconds": 1.0}
+    >>> result = {}
+    >>> record_adaptation(result, method, argparse.Namespace(adapt=5, adapt_lr=1e-4), print)
+    adaptation: 5 steps, best validation at step 5 (0.3000 -> 0.2000), 1.0 s
+    >>> result["adaptation"]["best_step"], result["adaptation"]["lr"]
+    (5, 0.0001)
+    """
+    h = method.history
+    result["adaptation"] = {"steps": args.adapt, "lr": args.adapt_lr, **h}
+    log(f"adaptation: {h['steps']} steps, best validation at step {h['best_step']} "
+        f"({h['val_loss'][0]:.4f} -> {min(h['val_loss']):.4f}), {h['seconds']:.1f} s")
+
+
 def run(args: argparse.Namespace, log: Callable[[str], Any] = print,
         adapter: Callable[[Any, argparse.Namespace], Callable] | None = None) -> int:
     """``npgd eval``: read, check, measure, (tune,) reconstruct, score, write
@@ -516,10 +538,7 @@ def run(args: argparse.Namespace, log: Callable[[str], Any] = print,
         seed=args.seed, amp=args.amp, extra=extra, log=log)
     result["source"] = str(args.data)
     if extra:
-        h = next(iter(extra.values())).history
-        result["adaptation"] = {"steps": args.adapt, "lr": args.adapt_lr, **h}
-        log(f"adaptation: {h['steps']} steps, best validation at step {h['best_step']} "
-            f"({h['val_loss'][0]:.4f} -> {min(h['val_loss']):.4f}), {h['seconds']:.1f} s")
+        record_adaptation(result, next(iter(extra.values())), args, log)
     paths = write_results(out, result, None if args.no_figure else xe, recons)
     if "npgd_minus_best_cs_db" in result:
         log("")

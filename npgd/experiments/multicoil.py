@@ -163,6 +163,7 @@ def evaluate_multicoil(
     noise_std: float = 0.0,
     seed: int = 0,
     log: Callable[[str], Any] | None = None,
+    extra: dict[str, Callable] | None = None,
 ) -> tuple[dict, np.ndarray, dict[str, np.ndarray]]:
     """Reconstruct undersampled multi-coil k-space with every method and score it.
 
@@ -194,6 +195,10 @@ def evaluate_multicoil(
         noiseless.
     log : callable, optional
         Gets one table row per method as it finishes.
+    extra : dict, optional
+        More methods ``name -> f(A, y)``, run after the others on the same Sense operator
+        and scaled data (e.g. :func:`npgd.train.adapt.adapted`, the model adapted to these
+        measurements; ``npgd eval --adapt``).
 
     Returns
     -------
@@ -201,7 +206,8 @@ def evaluate_multicoil(
         ``shape``, ``accel`` (measured), the settings, and ``methods``: per method the mean
         ``snr`` (dB, on magnitudes) and ``ssim``, ``s_per_slice`` and per-slice
         ``snr_per_slice``/``ssim_per_slice`` (:func:`npgd.experiments.evaluate.scores`), as
-        ``npgd eval`` writes them; ``npgd_minus_best_cs_db`` when NPGD and a CS method ran.
+        ``npgd eval`` writes them; ``npgd_minus_best_cs_db`` when NPGD and a CS method ran,
+        and then for every non-CS method its ``minus_best_cs_db``.
         The data are scaled per slice by the 99.9th percentile of the zero-filled magnitude
         (the learned model's training range); SNR and SSIM do not depend on the scale.
     reference : ndarray
@@ -258,6 +264,10 @@ def evaluate_multicoil(
 
             net = pretrained(net, task="mri")
         runs[name] = _npgd(net, maps, m, amp)
+    for key, method in (extra or {}).items():
+        if key in runs or key == "zero-filled":
+            raise UsageError(f"extra: method name {key!r} is taken; expected another name")
+        runs[key] = method
     rows, recons = compare_measured(ref, A, y, runs, log=log)
     result = {"shape": list(k.shape), "accel": mri.acceleration(m), "mask": mask,
               "calib": calib, "kernel": kernel, "reference": reference, "iters": iters,
@@ -267,8 +277,13 @@ def evaluate_multicoil(
                            "snr_per_slice": evaluate.scores(r["snr_all"]),
                            "ssim_per_slice": evaluate.scores(r["ssim_all"])} for r in rows]}
     cs = [r["snr"] for r in rows if r["method"] in ("CS-WV", "CS-TV")]
-    if "NPGD" in methods and cs:
-        result["npgd_minus_best_cs_db"] = rows[-1]["snr"] - max(cs)
+    if cs:
+        for r, row in zip(result["methods"], rows, strict=True):
+            if row["method"] not in ("CS-WV", "CS-TV"):
+                r["minus_best_cs_db"] = row["snr"] - max(cs)
+        if "NPGD" in methods:
+            result["npgd_minus_best_cs_db"] = next(
+                r["snr"] for r in rows if r["method"] == name) - max(cs)
     return result, ref, recons
 
 
@@ -358,9 +373,6 @@ def _check_args(args: argparse.Namespace) -> None:
     if getattr(args, "sweep", False):
         raise UsageError("--sweep: not available for multi-coil data; expected a single-coil "
                          "evaluation")
-    if args.adapt:
-        raise UsageError("--adapt: not available for multi-coil data yet; expected a "
-                         "single-coil evaluation")
     if args.tune:
         raise UsageError("--tune: not available for multi-coil data (the CS weights are the "
                          "single-coil defaults); expected no --tune")
@@ -397,13 +409,16 @@ def _load_kspace(args: argparse.Namespace, log: Callable[[str], Any]) -> np.ndar
     return k
 
 
-def run(args: argparse.Namespace, log: Callable[[str], Any] = print) -> int:
+def run(args: argparse.Namespace, log: Callable[[str], Any] = print,
+        adapter: Callable[[Any, argparse.Namespace], Callable] | None = None) -> int:
     """``npgd eval`` on multi-coil data: check the options, read or simulate the k-space,
     run :func:`evaluate_multicoil` (``--no-classic`` leaves out CG-SENSE, CS-WV and CS-TV;
     the model of ``--model``/``--checkpoint`` always runs), print the table and write
     ``results.json`` and ``comparison.png`` into ``--out``
-    (:func:`npgd.experiments.evaluate.write_results`). Returns the exit status (0); errors
-    are UsageError/DataError with one line.
+    (:func:`npgd.experiments.evaluate.write_results`). With ``--adapt``, ``adapter(net,
+    args)`` gives the method of the model adapted to the measured k-space (the command line
+    passes :func:`npgd.train.adapt.adapted`; it runs on the Sense operator with the ESPIRiT
+    maps). Returns the exit status (0); errors are UsageError/DataError with one line.
 
     Examples
     --------
@@ -416,6 +431,8 @@ def run(args: argparse.Namespace, log: Callable[[str], Any] = print) -> int:
     0
     """
     _check_args(args)
+    if args.adapt and adapter is None:
+        raise UsageError("--adapt: no adapter given (run it as `npgd eval --adapt ...`)")
     out = evaluate.check_out(args.out)
     k = _load_kspace(args, log)
     net, name = evaluate.load_net(args)
@@ -426,14 +443,17 @@ def run(args: argparse.Namespace, log: Callable[[str], Any] = print) -> int:
         + ("" if args.no_classic else f"CG-SENSE {args.cg_iters} iterations, CS: FISTA "
            f"{args.cs_iters} iterations; ") + f"{name}: {net.iters} unrolled iterations")
     methods = ("NPGD",) if args.no_classic else METHODS
+    extra = {f"{name}, adapted": adapter(net, args)} if args.adapt else None
     t = time.perf_counter()
     result, ref, recons = evaluate_multicoil(
         k, args.accel, args.mask, calib=args.acs, kernel=args.espirit_kernel, methods=methods,
         iters=args.cs_iters, cg_iters=args.cg_iters, reference=args.reference, net=net,
         name=name, amp=args.amp, noise_db=args.noise, noise_std=args.noise_std,
-        seed=args.seed, log=log)
+        seed=args.seed, log=log, extra=extra)
     result["source"] = str(args.data)
     result["simulated_coils"] = args.simulate_coils
+    if extra:
+        evaluate.record_adaptation(result, next(iter(extra.values())), args, log)
     log(f"{result['shape'][0]} slice(s), {result['shape'][1]} coils, "
         f"{result['shape'][2]}x{result['shape'][3]}, accel {result['accel']:.2f}, "
         f"{time.perf_counter() - t:.1f} s")
