@@ -170,3 +170,38 @@ def test_npgd_eval_adapt_on_multicoil_data(tmp_path):
     assert res["npgd_minus_best_cs_db"] == pytest.approx(snr["NPGD (model.pt)"] - best_cs)
     assert main(["eval", "--adapt", "2", "--sweep", "--simulate-coils", "2", "--out",
                  str(tmp_path / "s")]) == 2
+
+
+def test_save_adapted_writes_a_model_that_eval_reuses(tmp_path):
+    """``--save-adapted FILE`` writes the adapted network as a checkpoint with where it
+    came from; ``--checkpoint FILE`` then reconstructs other scans with it as the adapted
+    row did; without ``--adapt`` or with a folder it is a usage error."""
+    from npgd.cli import main
+    from npgd.models import load_checkpoint, load_model
+    from npgd.models.checkpoint import FORMAT, save_checkpoint
+
+    ck = tmp_path / "model.pt"
+    save_checkpoint(ck, {"format": FORMAT, "config": TINY, "model": _net().state_dict()})
+    vol = np.stack([data.phantom((30, 26), seed=s, complex_=False) for s in range(2)])
+    np.save(tmp_path / "v.npy", vol)
+    saved = tmp_path / "adapted.pt"
+    args = ["eval", "--data", str(tmp_path / "v.npy"), "--no-classic", "--no-figure"]
+    assert main([*args, "--checkpoint", str(ck), "--adapt", "3", "--adapt-lr", "1e-3",
+                 "--save-adapted", str(saved), "--out", str(tmp_path / "o")]) == 0
+    res = json.loads((tmp_path / "o" / "results.json").read_text())
+    info = load_checkpoint(saved)["info"]
+    assert info["adapted_from"] == str(ck) and info["adapt_steps"] == 3
+    assert info["adapted_on"] == str(tmp_path / "v.npy")
+    assert res["adaptation"]["saved"] == str(saved)
+    tuned = load_model(saved)
+    assert not all(torch.equal(a, b) for a, b in zip(tuned.parameters(), _net().parameters(),
+                                                     strict=True))
+    assert main([*args, "--checkpoint", str(saved), "--out", str(tmp_path / "r")]) == 0
+    again = json.loads((tmp_path / "r" / "results.json").read_text())
+    snr = {m["method"]: m["snr"] for m in res["methods"]}
+    assert again["methods"][-1]["snr"] == pytest.approx(snr["NPGD (model.pt), adapted"])
+    assert main([*args, "--save-adapted", str(tmp_path / "x.pt"), "--out",
+                 str(tmp_path / "s")]) == 2
+    assert main([*args, "--adapt", "2", "--save-adapted", str(tmp_path), "--out",
+                 str(tmp_path / "s")]) == 2
+    assert not (tmp_path / "x.pt").exists()

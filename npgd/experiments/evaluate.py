@@ -356,6 +356,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "off)")
     g.add_argument("--adapt-lr", type=float, default=1e-4,
                    help="learning rate of --adapt (default 1e-4)")
+    g.add_argument("--save-adapted", metavar="FILE", default=None,
+                   help="write the model --adapt gives to FILE, an npgd checkpoint, to "
+                   "reconstruct other scans of the same protocol without adapting again "
+                   "(npgd eval --checkpoint FILE, npgd.models.load_model)")
     g = p.add_argument_group("output")
     g.add_argument("--out", default="npgd-eval", help="folder for results.json and figures")
     g.add_argument("--no-figure", action="store_true", help="write no figure")
@@ -440,6 +444,14 @@ def check_args(args: argparse.Namespace) -> None:
         raise bad("--adapt-lr", "a finite number > 0", args.adapt_lr)
     if args.adapt and getattr(args, "sweep", False):
         raise UsageError("--adapt: not with --sweep (adapt one evaluation at a time)")
+    save = getattr(args, "save_adapted", None)
+    if save is not None:
+        if not args.adapt:
+            raise UsageError("--save-adapted: needs --adapt STEPS (there is no adapted model "
+                             "to write otherwise)")
+        folder = Path(save).parent
+        if Path(save).is_dir() or not (folder.is_dir() and os.access(folder, os.W_OK)):
+            raise bad("--save-adapted", "a file path in an existing writable folder", save)
     if not (finite(args.min_fraction) and 0 <= args.min_fraction < 1):
         raise bad("--min-fraction", "in [0, 1)", args.min_fraction)
     for flag, v, low in (("--slices", args.slices, 1), ("--calib-slices", args.calib_slices, 1),
@@ -483,7 +495,9 @@ def record_adaptation(result: dict, method: Callable, args: argparse.Namespace,
                       log: Callable[[str], Any]) -> None:
     """Store the adapted method's history (:func:`npgd.train.adapt.adapted` keeps it in
     ``method.history``) in ``result["adaptation"]`` with ``--adapt``/``--adapt-lr``, and
-    log one line.
+    log one line. With ``--save-adapted FILE``, write the adapted network
+    (``method.net``) there (:func:`npgd.models.save_model`, with where it came from) and
+    record the path.
 
     Examples
     --------
@@ -499,6 +513,16 @@ def record_adaptation(result: dict, method: Callable, args: argparse.Namespace,
     result["adaptation"] = {"steps": args.adapt, "lr": args.adapt_lr, **h}
     log(f"adaptation: {h['steps']} steps, best validation at step {h['best_step']} "
         f"({h['val_loss'][0]:.4f} -> {min(h['val_loss']):.4f}), {h['seconds']:.1f} s")
+    save = getattr(args, "save_adapted", None)
+    if save is not None:
+        from npgd.models import save_model
+
+        save_model(method.net, save, adapted_from=args.checkpoint or args.model or "default",
+                   adapted_on=str(result.get("source")), accel=args.accel, mask=args.mask,
+                   noise_db=args.noise, adapt_steps=args.adapt, adapt_lr=args.adapt_lr,
+                   best_step=h["best_step"])
+        result["adaptation"]["saved"] = str(save)
+        log(f"wrote the adapted model to {save}")
 
 
 def run(args: argparse.Namespace, log: Callable[[str], Any] = print,

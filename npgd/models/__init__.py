@@ -13,13 +13,16 @@ This layer needs the ``torch`` extra. It sits below :mod:`npgd.problems` (whose
 from npgd.models.checkpoint import FORMAT, load_checkpoint, save_checkpoint
 from npgd.models.zoo import (
     MODELS,
+    architecture,
     build_model,
     checkpoint_state,
     fold_batch_norm,
     load_model,
     model_from_state,
     pretrained,
+    save_model,
 )
 
-__all__ = ["FORMAT", "MODELS", "build_model", "checkpoint_state", "fold_batch_norm",
-           "load_checkpoint", "load_model", "model_from_state", "pretrained", "save_checkpoint"]
+__all__ = ["FORMAT", "MODELS", "architecture", "build_model", "checkpoint_state",
+           "fold_batch_norm", "load_checkpoint", "load_model", "model_from_state", "pretrained",
+           "save_checkpoint", "save_model"]

@@ -21,12 +21,12 @@ from typing import Any
 import torch
 
 from npgd._util import check_int
-from npgd.models.checkpoint import load_checkpoint
+from npgd.models.checkpoint import FORMAT, load_checkpoint, save_checkpoint
 from npgd.priors.learned import ResNetProx
 from npgd.solvers.unrolled import NeuralPGD
 
-__all__ = ["DEFAULT_MODEL", "MODELS", "build_model", "check_architecture", "checkpoint_state",
-           "load_model", "model_from_state", "pretrained"]
+__all__ = ["DEFAULT_MODEL", "MODELS", "architecture", "build_model", "check_architecture",
+           "checkpoint_state", "load_model", "model_from_state", "pretrained", "save_model"]
 
 #: name -> (file in ``npgd/models/weights``, what it is)
 MODELS = {
@@ -161,6 +161,64 @@ def build_model(config: Any) -> NeuralPGD:
         step = float(check_int("build_model", "factor", c.get("factor", 2), 1)) ** 2
     return NeuralPGD(prox, iters=arch["iters"], shared=arch["shared"], step=step,
                      data_consistency=arch["data_consistency"])
+
+
+def architecture(net: NeuralPGD) -> dict:
+    """The config of a built network, read off its modules: ``features``, ``blocks``,
+    ``iters``, ``shared``, ``norm``, ``data_consistency`` and ``task`` (``"sr"`` for a
+    one-channel proximal), such that ``build_model(architecture(net))`` has the same
+    parameters (names and shapes) as ``net``.
+
+    Examples
+    --------
+    >>> cfg = {"features": 8, "blocks": 2, "iters": 3, "shared": False, "norm": False}
+    >>> arch = architecture(build_model(cfg))
+    >>> arch["blocks"], arch["shared"], arch["norm"], arch["task"]
+    (2, False, False, 'mri')
+    """
+    if not isinstance(net, NeuralPGD):
+        raise TypeError(f"architecture: net must be a NeuralPGD, got {type(net).__name__}")
+    prox = net.prox if net.shared else net.prox[0]
+    if not isinstance(prox, ResNetProx):
+        raise TypeError("architecture: the proximal must be a ResNetProx (npgd.models "
+                        f"builds only those), got {type(prox).__name__}")
+    task = {c: t for t, c in _CHANNELS.items()}[prox.channels]
+    return {"features": prox.head.out_channels, "blocks": len(prox.blocks),
+            "iters": net.iters, "shared": net.shared, "norm": prox.norm,
+            "data_consistency": net.data_consistency, "task": task}
+
+
+def save_model(net: NeuralPGD, path: str | os.PathLike, *, factor: int | None = None,
+               **info: Any) -> None:
+    """Write ``net`` as an npgd checkpoint that :func:`load_model`, ``npgd eval
+    --checkpoint`` and ``npgd train --init`` read: its :func:`architecture` as the config,
+    its weights (on the CPU) and ``info`` (numbers, strings, lists, dicts: where it came
+    from) stored beside them, atomically (:func:`npgd.models.checkpoint.save_checkpoint`).
+    A super-resolution network needs its ``factor`` (the network does not hold it). Use it
+    for a network fine-tuned or adapted in Python (:func:`npgd.train.adapt.adapt`).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "mine.pt")
+    >>> net = build_model({"features": 8, "iters": 2})
+    >>> save_model(net, p, note="an example")
+    >>> back = load_model(p)
+    >>> all(torch.equal(a, b) for a, b in zip(net.state_dict().values(),
+    ...                                        back.state_dict().values()))
+    True
+    >>> load_checkpoint(p)["info"]
+    {'note': 'an example'}
+    """
+    config = architecture(net)
+    if config["task"] == "sr":
+        config["factor"] = check_int("save_model", "factor", factor, 2)
+    elif factor is not None:
+        raise ValueError(f"save_model: factor is for super-resolution networks; this one "
+                         f"reconstructs {config['task']!r}, got factor={factor!r}")
+    weights = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+    save_checkpoint(path, {"format": FORMAT, "config": config, "model": weights,
+                           "info": dict(info)})
 
 
 def fold_batch_norm(net: NeuralPGD) -> NeuralPGD:

@@ -255,7 +255,8 @@ def adapted(net: torch.nn.Module, **options: Any) -> Callable[[linops.LinearOper
     ``npgd.experiments.evaluate.evaluate(extra=...)``): :func:`adapt` ``net`` to the
     measurements it is given (``options`` go to :func:`adapt`), then reconstruct them with
     the adapted copy. NumPy in, NumPy out. Its time per slice includes the adaptation. The
-    last call's history is kept in ``method.history``.
+    last call's history is kept in ``method.history`` and its adapted network in
+    ``method.net`` (to save with :func:`npgd.models.save_model`).
 
     Examples
     --------
@@ -269,6 +270,7 @@ def adapted(net: torch.nn.Module, **options: Any) -> Callable[[linops.LinearOper
     """
     def run(A: linops.LinearOperator, y: Any) -> Any:
         tuned, run.history = adapt(net, A, y, **options)
+        run.net = tuned
         p = next(tuned.parameters())
         yt = torch.as_tensor(y, device=p.device)
         mask, maps, core = _sampling(A, yt)
@@ -281,5 +283,5 @@ def adapted(net: torch.nn.Module, **options: Any) -> Callable[[linops.LinearOper
         x = torch.cat(out).reshape(*yt.shape[:-core], *yt.shape[-2:])
         return x if isinstance(y, torch.Tensor) else x.cpu().numpy()
 
-    run.history = None
+    run.history, run.net = None, None
     return run
