@@ -98,3 +98,35 @@ def test_training_on_the_mix_is_reproducible(tmp_path):
     changed = any(not torch.equal(a, b) for a, b in
                   zip(init.state_dict().values(), nets[0].state_dict().values(), strict=True))
     assert changed  # a second step moved the weights
+
+
+def test_crisp_scenes_have_one_pixel_edges_and_leave_the_default_stream_alone():
+    """``p_crisp=1``: piecewise-constant scenes on the grid itself, few distinct values and
+    edges one pixel wide (a one-pixel step between neighbours), peak 1; ``p_crisp=0`` draws
+    exactly the samples of the default; out of range is an error naming it."""
+    d = synth.SynthData(sources=(), val_samples=0, shape_range=(40, 56), p_crisp=1.0)
+    for step in range(3):
+        x, m, sd = d.batch(2, step, 2)
+        for k in range(2):
+            mag = np.abs(x[k])
+            assert mag.max() == pytest.approx(1.0, abs=1e-5)
+            assert len(np.unique(mag.round(5))) <= 60  # flat regions, not a smooth image
+            jumps = np.abs(np.diff(mag, axis=0))
+            assert jumps.max() > 0.03  # a jump between two neighbouring pixels
+    plain = synth.SynthData(sources=(), val_samples=1, shape_range=(24, 40))
+    same = synth.SynthData(sources=(), val_samples=1, shape_range=(24, 40), p_crisp=0.0)
+    for u, v in zip(plain.batch(4, 1, 3), same.batch(4, 1, 3), strict=True):
+        np.testing.assert_array_equal(u, v)
+    with pytest.raises(ValueError, match="p_crisp must be in"):
+        synth.SynthData(sources=(), val_samples=0, p_crisp=1.5)
+
+
+def test_mix_crisp_training_data(tmp_path):
+    from npgd.train import TrainConfig, loop
+
+    cfg = TrainConfig(features=4, iters=2, steps=1, batch_size=2, val_slices=1,
+                      data="mix-crisp")
+    run, _ = loop._setup(cfg, tmp_path, "cpu")
+    assert run.data.p_crisp == synth.MIX_CRISP
+    assert loop._setup(TrainConfig(**{**cfg.__dict__, "data": "mix"}), tmp_path,
+                       "cpu")[0].data.p_crisp == 0.0

@@ -76,9 +76,12 @@ class TrainConfig:
     factor: int = _field(2, "super-resolution factor (--task sr; in [2, 16])")
     data: str | None = _field(None, "training images. mri: 'brain' (the default: the "
                               "embedded sample's training slices), a NIfTI file/folder, a "
-                              "folder of fastMRI .h5 files, or 'mix' (domain-randomized "
+                              "folder of fastMRI .h5 files, 'mix' (domain-randomized "
                               "images, phases, masks 2.5-9x and noise of npgd.train.synth; "
-                              "--accel, --mask, --noise-std and --shape then do not apply). "
+                              "--accel, --mask, --noise-std and --shape then do not apply) "
+                              "or 'mix-crisp' (the same, a tenth of the samples crisp "
+                              "piecewise-constant scenes with one-pixel edges as digital "
+                              "phantoms have). "
                               "sr: 'natural' (the default and only source: augmented crops "
                               "of scikit-image's training images, its faces and the brain "
                               "training slices, npgd.problems.sr.PatchSampler)")

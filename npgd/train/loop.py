@@ -51,7 +51,7 @@ from npgd.train import losses, rundir
 from npgd.train.adversarial import Discriminator
 from npgd.train.config import TrainConfig
 from npgd.train.data import NaturalImages, TrainingData, sample_mask
-from npgd.train.synth import SynthData
+from npgd.train.synth import MIX_CRISP, SynthData
 from npgd.train.tasks import Task, measure_fixed, task_of
 
 __all__ = ["Interrupted", "native_bf16", "resume_config", "train", "train_task"]
@@ -313,7 +313,9 @@ def _setup(config: TrainConfig, out: Path, device: str | None,
         d, task = NaturalImages(config.shape, config.val_slices, 10**9 + config.seed), \
             task_of(config)
     else:
-        d = SynthData(val_samples=config.val_slices) if config.data == "mix" else \
+        d = SynthData(val_samples=config.val_slices,
+                      p_crisp=MIX_CRISP if config.data == "mix-crisp" else 0.0) \
+            if config.data in ("mix", "mix-crisp") else \
             TrainingData(config.data, config.shape, config.val_slices)
         task = task_of(config)
     torch.manual_seed(config.seed)
