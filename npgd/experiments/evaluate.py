@@ -24,9 +24,9 @@ from npgd.experiments.compare import compare_measured, figure, neural
 from npgd.experiments.tune import CS_METHODS, cs_methods, tune_cs
 from npgd.problems import mri
 
-__all__ = ["MASKS", "add_arguments", "check_args", "check_out", "evaluate", "load_images",
-           "load_net", "make_masks", "measure", "noise_std_for", "record_adaptation", "run",
-           "scores", "write_results"]
+__all__ = ["MASKS", "add_arguments", "check_args", "check_out", "cs_margins", "evaluate",
+           "load_images", "load_net", "log_margins", "make_masks", "measure", "noise_std_for",
+           "record_adaptation", "run", "scores", "write_results"]
 
 
 def _calib(shape: tuple[int, int], accel: float) -> int:
@@ -243,14 +243,7 @@ def evaluate(
                      "snr_per_slice": scores(r["snr_all"]),
                      "ssim_per_slice": scores(r["ssim_all"])} for r in rows],
     }
-    cs = [r for r in rows if r["method"] in CS_METHODS]
-    if cs:
-        best = max(r["snr"] for r in cs)
-        result["minus_best_cs_db"] = {r["method"]: r["snr"] - best for r in rows
-                                      if r["method"] not in CS_METHODS
-                                      and r["method"] != "zero-filled"}
-        if net is not None:
-            result["npgd_minus_best_cs_db"] = result["minus_best_cs_db"][name]
+    result.update(cs_margins(rows, name if net is not None else None))
     if not all(math.isfinite(r["snr"]) for r in rows):
         result["note"] = "a null mean SNR is infinite: some slice was reconstructed exactly"
     return result, x[keep], recons
@@ -491,6 +484,48 @@ def check_out(out: str | os.PathLike) -> Path:
     return p
 
 
+def cs_margins(rows: list[dict], model: str | None = None) -> dict:
+    """SNR margins to the best CS method (CS-WV, CS-TV) of scored ``rows`` (dicts with
+    ``method`` and ``snr``): ``{"minus_best_cs_db": {method: snr - best CS}}`` for every
+    method other than CS and zero-filled, and ``npgd_minus_best_cs_db`` for ``model``;
+    empty when no CS method ran.
+
+    Examples
+    --------
+    >>> rows = [{"method": "zero-filled", "snr": 10.0}, {"method": "CS-TV", "snr": 30.0},
+    ...         {"method": "CS-WV", "snr": 29.0}, {"method": "NPGD", "snr": 31.5}]
+    >>> cs_margins(rows, "NPGD")
+    {'minus_best_cs_db': {'NPGD': 1.5}, 'npgd_minus_best_cs_db': 1.5}
+    >>> cs_margins(rows[:1])
+    {}
+    """
+    cs = [r["snr"] for r in rows if r["method"] in CS_METHODS]
+    if not cs:
+        return {}
+    out: dict[str, Any] = {"minus_best_cs_db": {
+        r["method"]: r["snr"] - max(cs) for r in rows
+        if r["method"] not in CS_METHODS and r["method"] != "zero-filled"}}
+    if model is not None:
+        out["npgd_minus_best_cs_db"] = out["minus_best_cs_db"][model]
+    return out
+
+
+def log_margins(result: dict, log: Callable[[str], Any]) -> None:
+    """Log each ``result["minus_best_cs_db"]`` margin (:func:`cs_margins`) on its own line,
+    after a blank one, when the model was compared with CS.
+
+    Examples
+    --------
+    >>> log_margins({"minus_best_cs_db": {"NPGD": 1.5}, "npgd_minus_best_cs_db": 1.5}, print)
+    <BLANKLINE>
+    NPGD - best CS: +1.50 dB SNR
+    """
+    if "npgd_minus_best_cs_db" in result:
+        log("")
+        for k, v in result["minus_best_cs_db"].items():
+            log(f"{k} - best CS: {v:+.2f} dB SNR")
+
+
 def record_adaptation(result: dict, method: Callable, args: argparse.Namespace,
                       log: Callable[[str], Any]) -> None:
     """Store the adapted method's history (:func:`npgd.train.adapt.adapted` keeps it in
@@ -564,9 +599,6 @@ def run(args: argparse.Namespace, log: Callable[[str], Any] = print,
     if extra:
         record_adaptation(result, next(iter(extra.values())), args, log)
     paths = write_results(out, result, None if args.no_figure else xe, recons)
-    if "npgd_minus_best_cs_db" in result:
-        log("")
-        for k, v in result["minus_best_cs_db"].items():
-            log(f"{k} - best CS: {v:+.2f} dB SNR")
+    log_margins(result, log)
     log("wrote " + ", ".join(str(p) for p in paths))
     return 0

@@ -206,8 +206,9 @@ def evaluate_multicoil(
         ``shape``, ``accel`` (measured), the settings, and ``methods``: per method the mean
         ``snr`` (dB, on magnitudes) and ``ssim``, ``s_per_slice`` and per-slice
         ``snr_per_slice``/``ssim_per_slice`` (:func:`npgd.experiments.evaluate.scores`), as
-        ``npgd eval`` writes them; ``npgd_minus_best_cs_db`` when NPGD and a CS method ran,
-        and then for every non-CS method its ``minus_best_cs_db``.
+        ``npgd eval`` writes them; with a CS method, ``minus_best_cs_db`` (every other
+        method's margin, :func:`npgd.experiments.evaluate.cs_margins`) and
+        ``npgd_minus_best_cs_db`` for the model.
         The data are scaled per slice by the 99.9th percentile of the zero-filled magnitude
         (the learned model's training range); SNR and SSIM do not depend on the scale.
     reference : ndarray
@@ -276,14 +277,7 @@ def evaluate_multicoil(
                            "s_per_slice": r["s_per_slice"],
                            "snr_per_slice": evaluate.scores(r["snr_all"]),
                            "ssim_per_slice": evaluate.scores(r["ssim_all"])} for r in rows]}
-    cs = [r["snr"] for r in rows if r["method"] in ("CS-WV", "CS-TV")]
-    if cs:
-        for r, row in zip(result["methods"], rows, strict=True):
-            if row["method"] not in ("CS-WV", "CS-TV"):
-                r["minus_best_cs_db"] = row["snr"] - max(cs)
-        if "NPGD" in methods:
-            result["npgd_minus_best_cs_db"] = next(
-                r["snr"] for r in rows if r["method"] == name) - max(cs)
+    result.update(evaluate.cs_margins(rows, name if "NPGD" in methods else None))
     return result, ref, recons
 
 
@@ -458,7 +452,6 @@ def run(args: argparse.Namespace, log: Callable[[str], Any] = print,
         f"{result['shape'][2]}x{result['shape'][3]}, accel {result['accel']:.2f}, "
         f"{time.perf_counter() - t:.1f} s")
     paths = evaluate.write_results(out, result, None if args.no_figure else ref, recons)
-    if "npgd_minus_best_cs_db" in result:
-        log(f"\n{name} - best CS: {result['npgd_minus_best_cs_db']:+.2f} dB SNR")
+    evaluate.log_margins(result, log)
     log("wrote " + ", ".join(str(p) for p in paths))
     return 0

@@ -539,8 +539,8 @@ def _load_init(net: NeuralPGD, config: TrainConfig) -> None:
     if fold:
         theirs = fold_batch_norm(theirs)
     # fewer residual blocks -> more: the new blocks start near the identity ("deepening")
-    deepen = stored["blocks"] < config.blocks and not config.norm
-    if stored["blocks"] < config.blocks and config.norm:
+    deepen = stored["blocks"] < config.blocks
+    if deepen and config.norm:
         raise ValueError(f"train: init={src!r} has {stored['blocks']} residual block(s) per "
                          f"proximal and this run {config.blocks}: adding blocks needs --no-norm")
     allowed = {"shared": untie, "norm": fold, "blocks": deepen}

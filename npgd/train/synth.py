@@ -364,11 +364,7 @@ class SynthData:
         if self.p_crisp > 0 and rng.random() < self.p_crisp:
             x = self._crisp(rng, shape)
             x = (x / max(float(x.max()), 1e-6)).astype(np.float32)
-            z = x.astype(np.complex64) * self._phase(rng, shape)
-            mask = self._mask(rng, shape)
-            noise = 0.0 if rng.random() < self.p_noiseless else float(mri.noise_std_for(
-                z, rng.uniform(*self.noise_db_range)))
-            return z.astype(np.complex64), mask, np.float32(noise)
+            return self._sampled(rng, x.astype(np.complex64) * self._phase(rng, shape))
         x = self._geometry(rng, self._base(rng).astype(np.float32), shape)
         if rng.random() < 0.3:  # low resolution (EPI-like), then back to the grid
             f = rng.uniform(1.5, 3.0)
@@ -397,7 +393,11 @@ class SynthData:
         z = x.astype(np.complex64) * self._phase(rng, shape)
         if 0.45 <= u < 0.65:
             z = z + sigma * (rng.standard_normal(shape) + 1j * rng.standard_normal(shape))
-        mask = self._mask(rng, shape)
+        return self._sampled(rng, z)
+
+    def _sampled(self, rng: np.random.Generator, z: np.ndarray) -> tuple:
+        """``z`` with a random mask and k-space noise level: one sample of :meth:`batch`."""
+        mask = self._mask(rng, z.shape)
         noise = 0.0 if rng.random() < self.p_noiseless else float(mri.noise_std_for(
             z, rng.uniform(*self.noise_db_range)))
         return z.astype(np.complex64), mask, np.float32(noise)
