@@ -103,6 +103,7 @@ def test_an_mri_model_cannot_start_an_sr_run(tmp_path):
     ({"task": "ct"}, "task must be 'mri' or 'sr', got 'ct'"),
     ({"task": "sr", "factor": 1}, r"factor must be an int in \[2, 16\], got 1"),
     ({"task": "sr", "data": "brain"}, "data for task 'sr' must be 'natural'"),
+    ({"task": "sr", "data": "leaves"}, "or 'natural-leaves'"),
     ({"task": "sr", "shape": (16, 24)}, "shape for task 'sr' must be square crops divisible"),
     ({"task": "sr", "factor": 3, "shape": (16, 16)}, "divisible by factor 3"),
     ({"task": "sr", "data_consistency": "hard"}, "data_consistency for task 'sr' must be"),
@@ -127,6 +128,50 @@ def test_natural_images_hold_brain_slices_and_no_held_out_image():
     x = d.batch(1, 0, 64)
     assert x.shape == (64, 24, 24) and x.dtype == np.float32
     assert not (x == d.batch(1, 1, 64)).all()
+
+
+def test_dead_leaves_are_scale_free_occlusions_in_range():
+    """Dead leaves: in [0, 1], reproducible from the generator, edges (large jumps between
+    neighbours) and flat parts at once, a power spectrum falling roughly as 1/f^2 (a slope
+    between -3.5 and -1.5 on log-log axes, as photographs have), and bad sizes refused."""
+    from npgd.train.synth import dead_leaves
+
+    xs = np.stack([dead_leaves(np.random.default_rng(i), 64) for i in range(12)])
+    assert xs.dtype == np.float32 and xs.min() >= 0 and xs.max() <= 1
+    np.testing.assert_array_equal(xs[3], dead_leaves(np.random.default_rng(3), 64))
+    assert not (xs[0] == xs[1]).all()
+    p = np.abs(np.fft.fftshift(np.fft.fft2(xs - xs.mean(axis=(1, 2), keepdims=True)),
+                               axes=(1, 2))) ** 2
+    yy, xx = np.indices((64, 64)) - 32
+    r = np.hypot(yy, xx).astype(int)
+    f = np.arange(2, 24)
+    radial = np.array([p.mean(0)[r == k].mean() for k in f])
+    slope = np.polyfit(np.log(f), np.log(radial), 1)[0]
+    assert -3.5 < slope < -1.5
+    with pytest.raises(ValueError, match="size must be >= 4"):
+        dead_leaves(np.random.default_rng(0), 2)
+
+
+def test_natural_leaves_replace_a_share_of_the_crops_and_nothing_else(tmp_path):
+    """``p_leaves=0`` draws exactly the natural crops; with ``p_leaves`` some crops are
+    replaced, the others stay, a process's ``part`` matches the whole batch's share, the
+    validation crops stay natural; ``--data natural-leaves`` sets SR_LEAVES."""
+    from npgd.train import loop
+    from npgd.train.synth import SR_LEAVES
+
+    plain = train.NaturalImages((24, 24), val_slices=2)
+    leaves = train.NaturalImages((24, 24), val_slices=2, p_leaves=0.5)
+    np.testing.assert_array_equal(plain.val, leaves.val)
+    a, b = plain.batch(3, 7, 16), leaves.batch(3, 7, 16)
+    same = (a == b).all(axis=(1, 2))
+    assert 0 < same.sum() < 16
+    np.testing.assert_array_equal(leaves.batch(3, 7, 16, part=slice(8, 16)), b[8:])
+    np.testing.assert_array_equal(train.NaturalImages((24, 24), 2, p_leaves=0.0)
+                                  .batch(3, 7, 16), a)
+    with pytest.raises(UsageError, match="p_leaves must be in"):
+        train.NaturalImages((24, 24), 2, p_leaves=2.0)
+    cfg = sr_config(steps=1, data="natural-leaves")
+    assert loop._setup(cfg, tmp_path, "cpu")[0].data.p_leaves == SR_LEAVES
 
 
 def test_all_black_crops_train_without_nan():

@@ -82,9 +82,11 @@ class TrainConfig:
                               "or 'mix-crisp' (the same, a tenth of the samples crisp "
                               "piecewise-constant scenes with one-pixel edges as digital "
                               "phantoms have). "
-                              "sr: 'natural' (the default and only source: augmented crops "
-                              "of scikit-image's training images, its faces and the brain "
-                              "training slices, npgd.problems.sr.PatchSampler)")
+                              "sr: 'natural' (the default: augmented crops of "
+                              "scikit-image's training images, its faces and the brain "
+                              "training slices, npgd.problems.sr.PatchSampler) or "
+                              "'natural-leaves' (the same, a third of the crops synthetic "
+                              "dead-leaves images, npgd.train.synth.dead_leaves)")
     shape: tuple[int, int] | None = _field(None, "crop/pad training images to H W (mri "
                                            "default: as read; sr: square crops, default "
                                            "48 48)", metavar=("H", "W"))
@@ -173,10 +175,10 @@ class TrainConfig:
             self.data = "brain" if self.data is None else self.data
             return
         self.data = "natural" if self.data is None else self.data
-        if self.data != "natural":
+        if self.data not in ("natural", "natural-leaves"):
             raise ValueError(f"{where}: data for task 'sr' must be 'natural' (augmented crops "
-                             f"of scikit-image's training images, faces and brain slices), "
-                             f"got {self.data!r}")
+                             f"of scikit-image's training images, faces and brain slices) or "
+                             f"'natural-leaves' (with dead-leaves images), got {self.data!r}")
         if self.data_consistency != "gradient":
             raise ValueError(f"{where}: data_consistency for task 'sr' must be 'gradient' "
                              "('hard' needs a masked orthonormal Fourier operator), got "

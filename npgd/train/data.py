@@ -111,7 +111,9 @@ class NaturalImages:
     """Real training images for tasks on real images (super-resolution): augmented square
     crops of scikit-image's training images, its faces and the embedded brain's training
     slices (:class:`npgd.problems.sr.PatchSampler` with ``brain=True``; the held-out
-    :data:`npgd.problems.sr.TEST_IMAGES` are never drawn).
+    :data:`npgd.problems.sr.TEST_IMAGES` are never drawn), and with ``p_leaves`` synthetic
+    dead-leaves images (:func:`npgd.train.synth.dead_leaves`) for that fraction of the
+    training crops (``npgd train --task sr --data natural-leaves``).
 
     ``val`` holds ``val_slices`` fixed crops of the same images, drawn from ``val_seed``
     (validation on training images: the held-out ones are only ever scored), each with a
@@ -130,12 +132,14 @@ class NaturalImages:
     """
 
     def __init__(self, shape: tuple[int, int] = (48, 48), val_slices: int = 6,
-                 val_seed: int = 10**9):
+                 val_seed: int = 10**9, p_leaves: float = 0.0):
         from npgd.problems.sr import PatchSampler
 
         if len(shape) != 2 or shape[0] != shape[1]:
             raise UsageError(f"NaturalImages: shape must be square (H, H), got {shape!r}")
-        self.shape = tuple(shape)
+        if not 0.0 <= p_leaves <= 1.0:
+            raise UsageError(f"NaturalImages: p_leaves must be in [0, 1], got {p_leaves!r}")
+        self.shape, self.p_leaves = tuple(shape), float(p_leaves)
         self.sampler = PatchSampler(shape[0], brain=True)
         rng, kept = np.random.default_rng([0, val_seed]), [np.empty((0, *self.shape), np.float32)]
         while sum(map(len, kept)) < val_slices:
@@ -146,8 +150,20 @@ class NaturalImages:
     def batch(self, seed: int, step: int, size: int,
               part: slice = slice(None)) -> np.ndarray:
         """Real images ``(B, H, W)`` float32 of one training step, drawn from
-        ``[seed, step]``; ``part`` picks this process's share of the global batch."""
-        return self.sampler(np.random.default_rng([seed, step]), size)[part]
+        ``[seed, step]``; ``part`` picks this process's share of the global batch. With
+        ``p_leaves`` that fraction of the crops (on average) is replaced by dead-leaves
+        images (:func:`npgd.train.synth.dead_leaves`), drawn from ``[seed, step, 1]`` so that
+        ``p_leaves=0`` gives exactly the crops of the natural images alone."""
+        x = self.sampler(np.random.default_rng([seed, step]), size)
+        if self.p_leaves:
+            from npgd.train.synth import dead_leaves
+
+            leaf = np.random.default_rng([seed, step, 1]).random(size) < self.p_leaves
+            for i in np.arange(size)[part]:  # only this process's share is drawn
+                if leaf[i]:
+                    x[i] = dead_leaves(np.random.default_rng([seed, step, 1, int(i)]),
+                                       self.shape[0])
+        return x[part]
 
 
 def sample_mask(shape: tuple[int, int], accel: float, kind: str, seed: int) -> np.ndarray:

@@ -51,7 +51,7 @@ from npgd.train import losses, rundir
 from npgd.train.adversarial import Discriminator
 from npgd.train.config import TrainConfig
 from npgd.train.data import NaturalImages, TrainingData, sample_mask
-from npgd.train.synth import MIX_CRISP, SynthData
+from npgd.train.synth import MIX_CRISP, SR_LEAVES, SynthData
 from npgd.train.tasks import Task, measure_fixed, task_of
 
 __all__ = ["Interrupted", "native_bf16", "resume_config", "train", "train_task"]
@@ -310,8 +310,9 @@ def _setup(config: TrainConfig, out: Path, device: str | None,
     if custom is not None:
         d, task = custom["data"], custom["task"]
     elif config.task == "sr":
-        d, task = NaturalImages(config.shape, config.val_slices, 10**9 + config.seed), \
-            task_of(config)
+        d = NaturalImages(config.shape, config.val_slices, 10**9 + config.seed,
+                          p_leaves=SR_LEAVES if config.data == "natural-leaves" else 0.0)
+        task = task_of(config)
     else:
         d = SynthData(val_samples=config.val_slices,
                       p_crisp=MIX_CRISP if config.data == "mix-crisp" else 0.0) \

@@ -55,10 +55,15 @@ from scipy import ndimage
 from npgd.problems import data as pdata
 from npgd.problems import mri
 
-__all__ = ["HELD_OUT_IMAGES", "MIX_CRISP", "TRAIN_IMAGES", "SynthData", "volume_sources"]
+__all__ = ["HELD_OUT_IMAGES", "MIX_CRISP", "SR_LEAVES", "TRAIN_IMAGES", "SynthData",
+           "dead_leaves", "volume_sources"]
 
 #: ``p_crisp`` of ``npgd train --data mix-crisp``
 MIX_CRISP = 0.1
+
+#: ``p_leaves`` of ``npgd train --task sr --data natural-leaves``: the fraction of training
+#: crops that are dead-leaves images (:func:`dead_leaves`)
+SR_LEAVES = 1 / 3
 
 MRICRON = Path("/usr/share/mricron/templates")
 
@@ -450,3 +455,95 @@ class SynthData:
                 "shape_range": self.shape_range, "accel_range": self.accel_range,
                 "noise_db_range": self.noise_db_range, "p_noiseless": self.p_noiseless,
                 "p_crisp": self.p_crisp, "mask_families": self.mask_families}
+
+
+def dead_leaves(rng: np.random.Generator, size: int, *, r_min: float = 1.0,
+                r_max: float | None = None, alpha: float = 3.0, supersample: int = 3,
+                max_leaves: int = 5000) -> np.ndarray:
+    """A random dead-leaves image ``(size, size)`` float32 in [0, 1]: a synthetic natural
+    image for training a real-image prior (super-resolution) beyond a handful of photographs.
+
+    Discs fall one on another, each hiding what lies below (Lee, Mumford and Huang,
+    "Occlusion models for natural images", IJCV 2001); with radii drawn from
+    :math:`p(r) \\propto r^{-\\alpha}` on :math:`[r_{\\min}, r_{\\max}]` and
+    :math:`\\alpha = 3` the image is scale invariant, with the power spectrum and the
+    edge statistics of photographs. Trained on such images alone, restoration networks come
+    within a fraction of a dB of those trained on photographs (Achddou, Gousseau and Ladjal,
+    "Synthetic images as a regularity prior for image restoration neural networks", SSVM
+    2021). Here each disc is flat or carries a linear shading ramp (smooth surfaces, as in
+    the moon's or a face's shading); the image is drawn front to back (a disc only paints
+    what is still uncovered) at ``supersample`` times the resolution and box-averaged down, so
+    edges are anti-aliased as a camera's pixels are; then it is blurred at random (depth of
+    field: none or :math:`\\sigma` up to 1.5 pixels) and given a random contrast range
+    (low-contrast images included).
+
+    Written by hand: no maintained package draws dead-leaves images (a few lines of NumPy).
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        Every random draw comes from it.
+    size : int
+        Output side in pixels (>= 4).
+    r_min, r_max : float
+        Disc radii in output pixels; ``r_max`` defaults to ``size``.
+    alpha : float
+        Exponent of the radius density (3: scale invariant).
+    supersample : int
+        Rendering resolution factor before box averaging.
+    max_leaves : int
+        Stop after this many discs. Drawing also stops when less than 0.5 % of the image is
+        uncovered; uncovered pixels take the value of the nearest painted one.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = dead_leaves(np.random.default_rng(0), 32)
+    >>> x.shape, x.dtype, bool(0 <= x.min() and x.max() <= 1)
+    ((32, 32), dtype('float32'), True)
+    >>> bool((x == dead_leaves(np.random.default_rng(0), 32)).all())
+    True
+    """
+    size = int(size)
+    if size < 4:
+        raise ValueError(f"dead_leaves: size must be >= 4, got {size!r}")
+    if not 0 < r_min and alpha > 1:
+        raise ValueError(f"dead_leaves: need r_min > 0 and alpha > 1, got {r_min!r}, {alpha!r}")
+    r_max = float(size if r_max is None else r_max)
+    s = int(supersample)
+    n = size * s
+    img = np.zeros((n, n), np.float32)
+    todo = np.ones((n, n), bool)
+    left = n * n
+    a, b = (r_min * s) ** (1 - alpha), (r_max * s) ** (1 - alpha)
+    for _ in range(int(max_leaves)):
+        r = (a + rng.random() * (b - a)) ** (1 / (1 - alpha))  # inverse CDF of r^-alpha
+        cy, cx = rng.uniform(-r, n + r, 2)
+        value = float(rng.random())
+        ramp = rng.normal(0, 0.5, 2) / max(r, 1.0) if rng.random() < 0.5 else None
+        y0, y1 = max(int(cy - r), 0), min(int(cy + r) + 1, n)
+        x0, x1 = max(int(cx - r), 0), min(int(cx + r) + 1, n)
+        if y0 >= y1 or x0 >= x1:
+            continue
+        yy, xx = np.ogrid[y0:y1, x0:x1]
+        paint = ((yy - cy) ** 2 + (xx - cx) ** 2 <= r * r) & todo[y0:y1, x0:x1]
+        k = int(paint.sum())
+        if not k:
+            continue
+        v = value if ramp is None else value + ramp[0] * (yy - cy) + ramp[1] * (xx - cx)
+        img[y0:y1, x0:x1][paint] = np.broadcast_to(v, paint.shape)[paint]
+        todo[y0:y1, x0:x1][paint] = False
+        left -= k
+        if left <= n * n // 200:
+            break
+    if left:  # the last specks (under 0.5 %): the nearest painted value, not thousands of discs
+        near = ndimage.distance_transform_edt(todo, return_distances=False, return_indices=True)
+        img = img[near[0], near[1]]
+    x = img.reshape(size, s, size, s).mean(axis=(1, 3))
+    if rng.random() < 0.5:
+        x = ndimage.gaussian_filter(x, rng.uniform(0.3, 1.5), mode="reflect")
+    lo, hi = float(x.min()), float(x.max())
+    x = (x - lo) / max(hi - lo, 1e-6)
+    span = math.exp(rng.uniform(math.log(0.1), 0.0))
+    base = rng.uniform(0, 1 - span)
+    return (base + span * x).astype(np.float32)
