@@ -35,9 +35,9 @@ MODELS = {
         "NeuralPGD, 10 independent copies x 1 residual block (48 features, no batch norm): "
         "mri-brain-5x fine-tuned on CPU on domain-randomized data (npgd.train.synth: real "
         "volumes, label "
-        "synthesis, natural images, any orientation, size, contrast, phase, noise, 2.5-9x "
-        "variable-density/radial/line masks) with the log-normalized (P2) loss; the default "
-        "model; see npgd/models/weights/README.md",
+        "synthesis, natural images, crisp piecewise-constant scenes, any orientation, size, "
+        "contrast, phase, noise, 2.5-9x variable-density/radial/line masks) with the "
+        "log-normalized (P2) loss; the default model; see npgd/models/weights/README.md",
     ),
     "mri-brain-5x": (
         "mri-brain-5x.pt",
