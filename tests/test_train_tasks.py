@@ -150,6 +150,9 @@ def test_dead_leaves_are_scale_free_occlusions_in_range():
     assert -3.5 < slope < -1.5
     with pytest.raises(ValueError, match="size must be >= 4"):
         dead_leaves(np.random.default_rng(0), 2)
+    for bad in ({"r_min": 0.0}, {"r_min": 5.0, "r_max": 2.0}, {"alpha": 1.0}):
+        with pytest.raises(ValueError, match="need 0 < r_min <= r_max and alpha > 1"):
+            dead_leaves(np.random.default_rng(0), 16, **bad)
 
 
 def test_natural_leaves_replace_a_share_of_the_crops_and_nothing_else(tmp_path):

@@ -507,9 +507,10 @@ def dead_leaves(rng: np.random.Generator, size: int, *, r_min: float = 1.0,
     size = int(size)
     if size < 4:
         raise ValueError(f"dead_leaves: size must be >= 4, got {size!r}")
-    if not 0 < r_min and alpha > 1:
-        raise ValueError(f"dead_leaves: need r_min > 0 and alpha > 1, got {r_min!r}, {alpha!r}")
     r_max = float(size if r_max is None else r_max)
+    if not (0 < r_min <= r_max and alpha > 1):
+        raise ValueError(f"dead_leaves: need 0 < r_min <= r_max and alpha > 1, got r_min="
+                         f"{r_min!r}, r_max={r_max!r}, alpha={alpha!r}")
     s = int(supersample)
     n = size * s
     img = np.zeros((n, n), np.float32)
