@@ -85,6 +85,18 @@ def test_early_stopping_keeps_the_best_checked_weights():
         assert _same(tuned.parameters(), _net().parameters())
 
 
+def test_a_large_learning_rate_keeps_the_learned_step_positive():
+    # Adam moves every parameter by about lr on its first update: from 1e-3 with lr 0.5 the
+    # step would go below zero, which pgd refuses; it is projected back instead
+    _, A, y = _problem(n=2)
+    net = _net()
+    with torch.no_grad():
+        net.step.fill_(1e-3)
+    tuned, hist = adapt(net, A, y, steps=4, lr=0.5, val_every=1, patience=100)
+    assert hist["steps"] == 4 and all(np.isfinite(hist["val_loss"]))
+    assert float(tuned.step) >= tuned.MIN_STEP
+
+
 def test_one_shared_mask_torch_input_and_sense():
     x, _, _ = _problem(n=2)
     mask = mri.vd_mask(x.shape[1:], 3, seed=0)

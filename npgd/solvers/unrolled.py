@@ -91,6 +91,28 @@ class NeuralPGD(nn.Module):
         else:
             self.step = nn.Parameter(torch.tensor(float(step)))
 
+    #: Smallest learned step :meth:`clamp_step_` keeps (pgd refuses a step <= 0); a power of
+    #: two, exact in every floating dtype.
+    MIN_STEP = 2.0**-13
+
+    @torch.no_grad()
+    def clamp_step_(self) -> NeuralPGD:
+        """Project the learned step back onto :math:`\\alpha \\ge` ``MIN_STEP`` (in place).
+
+        Call it after every optimizer update (projected gradient descent): a large learning
+        rate can push :math:`\\alpha` to zero or below, where :func:`npgd.solvers.pgd` refuses
+        it. A step that stayed in range is left bit for bit as it was.
+
+        >>> net = NeuralPGD(nn.Identity(), iters=1)
+        >>> with torch.no_grad():
+        ...     _ = net.step.fill_(-0.2)
+        >>> float(net.clamp_step_().step) == NeuralPGD.MIN_STEP
+        True
+        """
+        if isinstance(self.step, nn.Parameter):
+            self.step.clamp_(min=self.MIN_STEP)
+        return self
+
     def forward(self, A: LinearOperator, y: torch.Tensor, return_all: bool = False) -> Any:
         """Reconstruct a batch: :math:`\\hat x = x_T` of shape ``(*batch, *A.ishape)``.
 

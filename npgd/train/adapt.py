@@ -44,6 +44,8 @@ from npgd._util import UsageError, check_int, check_positive_float
 
 torch = require("torch", "torch", "npgd.train (training neural PGD)")
 
+from npgd.solvers.unrolled import NeuralPGD  # noqa: E402  (after the torch check)
+
 __all__ = ["adapt", "adapted"]
 
 
@@ -232,6 +234,8 @@ def adapt(
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if isinstance(model, NeuralPGD):
+            model.clamp_step_()
         done = step
         if step % val_every == 0 or step == steps:
             v = validate()

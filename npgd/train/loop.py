@@ -399,6 +399,8 @@ def _train_step(run: _Run) -> float:
     run.opt.zero_grad(set_to_none=True)
     loss.backward()
     run.opt.step()
+    if isinstance(run.net, NeuralPGD):
+        run.net.clamp_step_()
     run.sched.step()
     run.step += 1
     value = float(loss.detach())
