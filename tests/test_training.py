@@ -593,4 +593,4 @@ def test_a_step_pushed_below_zero_is_projected_back(tmp_path):
     # Adam moves the learned step by about lr per update: from 1 with lr 3 it would be
     # negative after the first step, and pgd would refuse it in the second
     net = train.train(tiny(steps=2, val_slices=0, lr=3.0), tmp_path, progress=False)
-    assert float(net.step) == net.MIN_STEP
+    assert float(net.step.detach()) == net.MIN_STEP
