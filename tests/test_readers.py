@@ -290,6 +290,51 @@ def test_dicom_truncated_is_a_data_error(pydicom):
         read_images(p)
 
 
+def test_dicom_without_file_meta_header_reads_like_the_original(tmp_path, pydicom):
+    # old archives write DICOM without the 128-byte preamble and File Meta header
+    from pydicom.dataset import FileMetaDataset
+
+    ds = pydicom.dcmread(get_testdata_file("MR_small.dcm"))
+    ref = ds.pixel_array.astype(np.float32)
+    ds.file_meta, ds.preamble = FileMetaDataset(), None
+    ds.save_as(tmp_path / "old.dcm", implicit_vr=False, little_endian=True,
+               enforce_file_format=False)
+    assert (tmp_path / "old.dcm").read_bytes()[128:132] != b"DICM"
+    x, _ = read_images(tmp_path / "old.dcm")
+    np.testing.assert_array_equal(x, ref[None])
+
+
+@pytest.mark.parametrize("name", ["MR_small_jpeg_ls_lossless.dcm", "MR_small_jp2klossless.dcm",
+                                  "MR_small_RLE.dcm"])
+def test_compressed_dicom_decodes_to_the_uncompressed_pixels(name, pydicom):
+    pytest.importorskip("gdcm")  # the io extra's decoder (pillow alone lacks JPEG-LS)
+    ref, _ = read_images(get_testdata_file("MR_small.dcm"))
+    x, _ = read_images(get_testdata_file(name))
+    np.testing.assert_array_equal(x, ref)
+
+
+def test_dicom_that_no_decoder_reads_names_the_codec_and_what_to_install(pydicom):
+    try:
+        import libjpeg  # noqa: F401  (pylibjpeg-libjpeg decodes 12-bit JPEG Extended)
+        pytest.skip("pylibjpeg-libjpeg is installed")
+    except ImportError:
+        pass
+    with pytest.raises(DataError, match=r"JPGExtended\.dcm: could not decode its JPEG Extended "
+                       r"\(Process 2 and 4\) pixel data .*pip install pylibjpeg"):
+        read_images(get_testdata_file("JPGExtended.dcm"))
+
+
+@pytest.mark.parametrize("name, match", [
+    ("rtplan.dcm", "a DICOM file without pixel data \\(modality RTPLAN\\)"),
+    ("waveform_ecg.dcm", "without pixel data \\(modality ECG\\)"),
+    ("examples_palette.dcm", "a palette colour DICOM"),
+    ("SC_rgb_rle.dcm", "colour DICOM \\(3 samples per pixel\\)"),
+])
+def test_dicom_that_is_not_a_greyscale_image_is_refused(name, match, pydicom):
+    with pytest.raises(DataError, match=match):
+        read_images(get_testdata_file(name))
+
+
 def test_dicom_without_pydicom_names_the_extra(monkeypatch, pydicom):
     path = get_testdata_file("MR_small.dcm")
     real_import = builtins.__import__

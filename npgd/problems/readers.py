@@ -435,6 +435,49 @@ def _dicom_key(ds: Any) -> tuple:
     return along, int(ds.get("InstanceNumber") or 0)
 
 
+#: What to install when a compressed DICOM cannot be decoded (the ``io`` extra brings GDCM).
+_CODECS = ('pip install "npgd[io]" installs GDCM (JPEG lossless, JPEG-LS, JPEG 2000, RLE); '
+           "12-bit JPEG Extended also needs pip install pylibjpeg pylibjpeg-libjpeg")
+
+
+def _read_dicom(pydicom: Any, f: Path) -> tuple[Any, np.ndarray]:
+    """One DICOM file's dataset and its decoded greyscale pixels.
+
+    ``force=True`` also reads files without the File Meta header (ACR-NEMA style, as old
+    archives and some exporters write them); their transfer syntax is the encoding they were
+    read with."""
+    try:
+        ds = pydicom.dcmread(f, force=True)
+    except Exception as e:  # not DICOM at all, or truncated before the pixels
+        raise DataError(f"{f}: could not read DICOM file ({type(e).__name__}: {e})") from e
+    if not any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
+        raise DataError(f"{f}: a DICOM file without pixel data (modality "
+                        f"{ds.get('Modality') or 'not given'}); expected MR/CT images")
+    if int(ds.get("SamplesPerPixel", 1) or 1) != 1:
+        raise DataError(f"{f}: colour DICOM ({ds.SamplesPerPixel} samples per pixel); "
+                        "expected greyscale MR/CT images")
+    if str(ds.get("PhotometricInterpretation", "")).upper() == "PALETTE COLOR":
+        raise DataError(f"{f}: a palette colour DICOM (its pixels index a colour table); "
+                        "expected greyscale MR/CT images")
+    meta = ds.file_meta
+    if "TransferSyntaxUID" not in meta:
+        implicit, little = getattr(ds, "original_encoding", (True, True))
+        meta.TransferSyntaxUID = (pydicom.uid.ImplicitVRLittleEndian if implicit else
+                                  pydicom.uid.ExplicitVRLittleEndian if little else
+                                  pydicom.uid.ExplicitVRBigEndian)
+    ts = meta.TransferSyntaxUID
+    try:
+        px = ds.pixel_array
+    except Exception as e:  # truncated pixel data, unsupported codec
+        why = " ".join(str(e).split())  # pydicom lists each decoder's reason on a line
+        why = why if len(why) <= 300 else why[:297] + "..."
+        if ts.is_compressed:
+            raise DataError(f"{f}: could not decode its {ts.name} pixel data "
+                            f"({type(e).__name__}: {why}); {_CODECS}") from e
+        raise DataError(f"{f}: could not read DICOM image ({type(e).__name__}: {why})") from e
+    return ds, px
+
+
 def _read_dicoms(files: list[Path]) -> list[np.ndarray]:
     try:
         import pydicom
@@ -442,15 +485,7 @@ def _read_dicoms(files: list[Path]) -> list[np.ndarray]:
         raise ImportError('reading DICOM needs pydicom: pip install "npgd[io]"') from None
     sets, series = [], set()
     for f in files:
-        try:
-            ds = pydicom.dcmread(f)
-            px = ds.pixel_array
-        except Exception as e:  # truncated pixel data, no pixel data, unsupported codec
-            raise DataError(f"{f}: could not read DICOM image ({type(e).__name__}: {e})") \
-                from e
-        if int(ds.get("SamplesPerPixel", 1)) != 1:
-            raise DataError(f"{f}: colour DICOM ({ds.SamplesPerPixel} samples per pixel); "
-                            "expected greyscale MR/CT images")
+        ds, px = _read_dicom(pydicom, f)
         slope, icept = float(ds.get("RescaleSlope", 1) or 1), float(ds.get("RescaleIntercept", 0)
                                                                     or 0)
         img = px.astype(np.float32) * np.float32(slope) + np.float32(icept)
@@ -502,7 +537,9 @@ def read_images(
     ``.dcm`` / DICOM folder   one image (or a multi-frame stack) per file, sorted along the
                               slice normal (ImagePositionPatient) then InstanceNumber, with
                               :math:`v = \\text{RescaleSlope}\\cdot p + \\text{RescaleIntercept}`
-                              (needs the ``io`` extra: ``pip install "npgd[io]"``)
+                              (needs the ``io`` extra: ``pip install "npgd[io]"``, whose
+                              GDCM decodes JPEG lossless, JPEG-LS, JPEG 2000 and RLE);
+                              files without the File Meta header are read too
     ``.npy`` / ``.npz``       an array ``(H, W)`` or ``(N, H, W)``
     ``.h5``                   fastMRI single-coil: the complex images of its k-space
     ``.cfl`` / ``.hdr``       BART: dims ``(H, W)`` or ``(H, W, N)`` after singletons
