@@ -176,8 +176,10 @@ def espirit(
        eigenvector has unit norm, so :math:`\\sum_c |S_c|^2 = 1` on the object.
     4. An eigenvector has an arbitrary phase per pixel. ``phase="virtual"`` (as BART) turns
        it so that the first principal component of the coils (a virtual body coil from the
-       calibration data) is real and positive; an int picks that coil as the reference;
-       None leaves the eigen-solver's phase.
+       calibration data) is real and positive, that component's own phase chosen so that
+       its image sums to a real, positive number (the same maps on every machine, whatever
+       phase LAPACK gives an eigenvector); an int picks that coil as the reference; None
+       leaves the eigen-solver's phase.
 
     Parameters
     ----------
@@ -347,9 +349,20 @@ def _pad(xp: Any, a: Any, size: tuple[int, int], at: tuple[int, int]) -> Any:
 
 def _principal_coil(xp: Any, region: Any) -> Any:
     """The first principal component over coils of the calibration data ``(*batch, C)``
-    (unit norm): the coil combination that carries most of the signal, a virtual body coil."""
-    C = region.shape[-3]
+    (unit norm): the coil combination that carries most of the signal, a virtual body coil.
+
+    Its phase is fixed so that the virtual coil's DC sample (the sum of its image) is real
+    and positive: ``eigh`` returns an eigenvector with an arbitrary phase that differs between
+    LAPACK builds and CPUs, and it becomes the global phase of the maps and of the SENSE
+    image. Classic priors do not see a global phase; a learned one does (0.8 dB between two
+    machines on the same data)."""
+    C, h, w = region.shape[-3:]
     flat = xp.reshape(region, tuple(region.shape[:-2]) + (-1,))  # (*batch, C, P)
     cov = flat @ xp.conj(xp.matrix_transpose(flat))  # (*batch, C, C)
     _, vec = xp.linalg.eigh((cov + xp.conj(xp.matrix_transpose(cov))) / 2)
-    return xp.reshape(vec[..., -1], tuple(region.shape[:-3]) + (C,))
+    v = vec[..., -1]  # (*batch, C)
+    dc = xp.sum(xp.conj(v) * region[..., h // 2, w // 2], axis=-1, keepdims=True)
+    mag = xp.abs(dc)
+    v = v * xp.where(mag > 0, dc / xp.where(mag > 0, mag, xp.ones_like(mag)),
+                     xp.ones_like(dc))
+    return xp.reshape(v, tuple(region.shape[:-3]) + (C,))
