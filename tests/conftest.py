@@ -80,6 +80,24 @@ def like(request):
     return _like(request.param)
 
 
+@pytest.fixture
+def step_pushed_negative(monkeypatch):
+    """Every Adam update leaves each 0-d parameter (NeuralPGD's learned step) at -0.5, as a
+    large learning rate can; what trains must project it back before pgd sees it."""
+    torch = pytest.importorskip("torch")
+    update = torch.optim.Adam.step
+
+    def update_then_negative(self, *a, **k):
+        out = update(self, *a, **k)
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.ndim == 0:
+                    p.data.fill_(-0.5)
+        return out
+
+    monkeypatch.setattr(torch.optim.Adam, "step", update_then_negative)
+
+
 def to_backend(a: np.ndarray, like):
     from npgd import backend
 

@@ -96,22 +96,20 @@ class _ImageProx(nn.Module):
         self._check(x, where)
         if not self.normalize:
             return from_channels(self.net(z), x, batch)
+        r = None
+        if x.is_complex():
+            # turn each sample by its mean phase, so that the network always sees images whose
+            # sum is real and positive, whatever global phase the data carry
+            m = x.sum(dim=(-2, -1), keepdim=True)
+            mag = m.abs()
+            r = torch.where(mag > 0, m / mag.clamp_min(torch.finfo(mag.dtype).tiny),
+                            torch.ones_like(m))
+            z, _ = as_channels(x * r.conj(), self.channels, where)
         # per-sample RMS, floored before the root so that an all-zero input maps to zero
         # and its gradient stays finite (the root's slope is infinite at 0)
         s = z.pow(2).mean(dim=(1, 2, 3), keepdim=True).clamp_min(1e-24).sqrt()
-        if not x.is_complex():
-            return from_channels(self.net(z / s) * s, x, batch)
-        # complex: also turn each sample by its mean phase, so that the network always sees
-        # images whose sum is real and positive, whatever global phase the data carry
-        flat = x.reshape((-1,) + tuple(x.shape[-2:]))
-        m = flat.sum(dim=(-2, -1), keepdim=True)
-        mag = m.abs()
-        r = torch.where(mag > 0, m / mag.clamp_min(torch.finfo(mag.dtype).tiny),
-                        torch.ones_like(m))
-        turned = torch.view_as_real(flat * r.conj()).movedim(-1, 1)
-        out = torch.view_as_complex(
-            (self.net(turned / s) * s).to(mag.dtype).movedim(1, -1).contiguous()) * r
-        return out.reshape(x.shape)
+        out = from_channels(self.net(z / s) * s, x, batch)
+        return out if r is None else out * r
 
 
 class _ResBlock(nn.Module):
