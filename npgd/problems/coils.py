@@ -255,10 +255,7 @@ def espirit(
                          axis=-1)
         else:
             ref = maps[..., phase]
-        mag = xp.abs(ref)
-        rot = xp.where(mag > 0, xp.conj(ref) / xp.where(mag > 0, mag, xp.ones_like(mag)),
-                       xp.ones_like(ref))
-        maps = maps * rot[..., None]
+        maps = maps * xp.conj(_phasor(xp, ref))[..., None]
     return xp.moveaxis(maps, -1, -3)
 
 
@@ -362,7 +359,11 @@ def _principal_coil(xp: Any, region: Any) -> Any:
     _, vec = xp.linalg.eigh((cov + xp.conj(xp.matrix_transpose(cov))) / 2)
     v = vec[..., -1]  # (*batch, C)
     dc = xp.sum(xp.conj(v) * region[..., h // 2, w // 2], axis=-1, keepdims=True)
-    mag = xp.abs(dc)
-    v = v * xp.where(mag > 0, dc / xp.where(mag > 0, mag, xp.ones_like(mag)),
-                     xp.ones_like(dc))
-    return xp.reshape(v, tuple(region.shape[:-3]) + (C,))
+    return xp.reshape(v * _phasor(xp, dc), tuple(region.shape[:-3]) + (C,))
+
+
+def _phasor(xp: Any, a: Any) -> Any:
+    """:math:`a/|a|` elementwise, 1 where :math:`a = 0`."""
+    mag = xp.abs(a)
+    return xp.where(mag > 0, a / xp.astype(xp.where(mag > 0, mag, xp.ones_like(mag)), a.dtype),
+                    xp.ones_like(a))
