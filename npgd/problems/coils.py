@@ -8,6 +8,7 @@ CuPy, Torch) in its precision.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -31,7 +32,9 @@ def birdcage(
 
     Coil :math:`c` sits at :math:`p_c = \\rho\\,(\\cos\\theta_c, \\sin\\theta_c)`,
     :math:`\\theta_c = 2\\pi c / C`, in coordinates where the field of view spans
-    :math:`[-1, 1]^2` (``radius`` :math:`\\rho > 1` puts the coils outside it). Its raw
+    :math:`[-1, 1]^2` (``radius`` :math:`\\rho > \\sqrt 2` puts the coils outside it, corners
+    included: with :math:`1 < \\rho \\le \\sqrt 2` a coil would sit inside the square near a
+    corner, where its sensitivity is singular). Its raw
     sensitivity falls off as the inverse distance and its phase turns with the angle around
     the coil (the B1 field of a wire loop seen in the plane), offset by :math:`-\\theta_c`:
 
@@ -54,9 +57,9 @@ def birdcage(
     """
     H, W = (check_int("birdcage", "shape", s) for s in shape)
     coils = check_int("birdcage", "coils", coils)
-    if not radius > 1:
-        raise ValueError(f"birdcage: radius must be > 1 (coils outside the field of view), "
-                         f"got {radius!r}")
+    if not radius > math.sqrt(2):
+        raise ValueError(f"birdcage: radius must be > sqrt(2) = 1.414 (coils outside the "
+                         f"field of view [-1, 1]^2, corners included), got {radius!r}")
     y = (np.arange(H) - H / 2) / (H / 2)
     x = (np.arange(W) - W / 2) / (W / 2)
     theta = 2 * np.pi * np.arange(coils) / coils
