@@ -119,6 +119,8 @@ def test_crisp_scenes_have_one_pixel_edges_and_leave_the_default_stream_alone():
         np.testing.assert_array_equal(u, v)
     with pytest.raises(ValueError, match="p_crisp must be in"):
         synth.SynthData(sources=(), val_samples=0, p_crisp=1.5)
+    with pytest.raises(ValueError, match="p_noiseless must be in"):
+        synth.SynthData(sources=(), val_samples=0, p_noiseless=-0.5)
 
 
 def test_mix_crisp_training_data(tmp_path):
@@ -130,3 +132,20 @@ def test_mix_crisp_training_data(tmp_path):
     assert run.data.p_crisp == synth.MIX_CRISP
     assert loop._setup(TrainConfig(**{**cfg.__dict__, "data": "mix"}), tmp_path,
                        "cpu")[0].data.p_crisp == 0.0
+
+
+def test_p_noiseless_sets_the_share_of_noiseless_samples(tmp_path):
+    """``--p-noiseless`` reaches the training and validation samples: 1 makes every one
+    noiseless, 0 none; out of [0, 1] is a UsageError naming it."""
+    from npgd._util import UsageError
+    from npgd.train import TrainConfig, loop
+
+    for p, noiseless in ((1.0, True), (0.0, False)):
+        cfg = TrainConfig(features=4, iters=2, steps=1, batch_size=2, val_slices=3,
+                          data="mix", p_noiseless=p)
+        d = loop._setup(cfg, tmp_path / str(p), "cpu")[0].data
+        noise = np.concatenate([d.batch(0, s, 4)[2] for s in range(3)]
+                               + [np.array([v[2] for v in d.val])])
+        assert ((noise == 0) == noiseless).all()
+    with pytest.raises(UsageError, match=r"p_noiseless must be in \[0, 1\]"):
+        TrainConfig(p_noiseless=1.5)

@@ -87,6 +87,9 @@ class TrainConfig:
                               "training slices, npgd.problems.sr.PatchSampler) or "
                               "'natural-leaves' (the same, a third of the crops synthetic "
                               "dead-leaves images, npgd.train.synth.dead_leaves)")
+    p_noiseless: float = _field(0.3, "fraction of noiseless samples with --data mix or "
+                                "mix-crisp, in [0, 1] (the others get k-space noise of "
+                                "15-45 dB SNR); it also sets the validation samples' noise")
     shape: tuple[int, int] | None = _field(None, "crop/pad training images to H W (mri "
                                            "default: as read; sr: square crops, default "
                                            "48 48)", metavar=("H", "W"))
@@ -145,10 +148,10 @@ class TrainConfig:
                                  f"{self.accel!r}")
             check_positive_float(where, "noise_std", self.noise_std, allow_zero=True)
             check_positive_float(where, "lr", self.lr)
-            for name in ("beta", "gan_weight"):
+            for name in ("beta", "gan_weight", "p_noiseless"):
                 v = check_positive_float(where, name, getattr(self, name), allow_zero=True)
                 if v > 1 or (name == "gan_weight" and v == 1):
-                    interval = "[0, 1]" if name == "beta" else "[0, 1)"
+                    interval = "[0, 1)" if name == "gan_weight" else "[0, 1]"
                     raise ValueError(f"{where}: {name} must be in {interval}, got {v!r}")
             for name in ("steps", "batch_size", "val_every", "ckpt_every", "lr_halve_every"):
                 check_int(where, name, getattr(self, name), 1)

@@ -314,7 +314,7 @@ def _setup(config: TrainConfig, out: Path, device: str | None,
                           p_leaves=SR_LEAVES if config.data == "natural-leaves" else 0.0)
         task = task_of(config)
     else:
-        d = SynthData(val_samples=config.val_slices,
+        d = SynthData(val_samples=config.val_slices, p_noiseless=config.p_noiseless,
                       p_crisp=MIX_CRISP if config.data == "mix-crisp" else 0.0) \
             if config.data in ("mix", "mix-crisp") else \
             TrainingData(config.data, config.shape, config.val_slices)

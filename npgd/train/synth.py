@@ -234,8 +234,9 @@ class SynthData:
         self.noise_db_range = tuple(float(a) for a in noise_db_range)
         self.p_noiseless = float(p_noiseless)
         self.p_crisp = float(p_crisp)
-        if not 0 <= self.p_crisp <= 1:
-            raise ValueError(f"SynthData: p_crisp must be in [0, 1], got {p_crisp!r}")
+        for name, v in (("p_noiseless", p_noiseless), ("p_crisp", p_crisp)):
+            if not 0 <= float(v) <= 1:
+                raise ValueError(f"SynthData: {name} must be in [0, 1], got {v!r}")
         self.mask_families = tuple(mask_families)
         avail = volume_sources()
         names = tuple(avail) if sources is None else tuple(s for s in sources if s in avail)
