@@ -37,7 +37,8 @@ MODELS = {
         "volumes, label "
         "synthesis, natural images, crisp piecewise-constant scenes, any orientation, size, "
         "contrast, phase, noise, 2.5-9x variable-density/radial/line masks) with the "
-        "log-normalized (P2) loss; the default model; see npgd/models/weights/README.md",
+        "log-normalized (P2) loss, the last stage with 60 % noiseless samples; the default "
+        "model; see npgd/models/weights/README.md",
     ),
     "mri-brain-5x": (
         "mri-brain-5x.pt",
