@@ -1,0 +1,85 @@
+"""Several MRI models side by side on held-out MR sources under conditions other than the
+5x variable-density setting of ``scripts/cross_dataset.py``: other accelerations, mask
+families and k-space noise levels.
+
+Each model (a shipped name or a ``model.pt``) reconstructs the same slices, masks and noise
+(seed 1000, the slices of ``scripts/cross_dataset.py``: three per source). Without ``--cs``
+every slice is scored and only the models run; with ``--cs`` CS-WV and CS-TV are tuned on
+the middle slice of each source and condition and the models and CS are scored on the
+other two, as on the docs page "Generalization"::
+
+    python scripts/conditions.py mri-general old/mri-general.pt
+    python scripts/conditions.py mri-general old/mri-general.pt --cs --only "5x vd 20 dB"
+
+Prints one line per source and condition (mean SNR, dB) and, for every model after the
+first, its mean difference to the first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import cross_dataset as cd  # noqa: E402  (the sources and slice picking of the docs table)
+
+from npgd.experiments.compare import neural  # noqa: E402
+from npgd.experiments.evaluate import evaluate  # noqa: E402
+
+#: (label, acceleration, mask family, k-space SNR in dB or None)
+CONDITIONS = [("5x vd 20 dB", 5.0, "vd", 20.0), ("5x vd 45 dB", 5.0, "vd", 45.0),
+              ("3x vd", 3.0, "vd", None), ("8x vd", 8.0, "vd", None),
+              ("8x vd 30 dB", 8.0, "vd", 30.0), ("5x radial", 5.0, "radial", None),
+              ("5x lines", 5.0, "lines", None)]
+#: the held-out MR sources of ``scripts/cross_dataset.py``
+HELD_OUT_MR = ("inia19 macaque T1 (axial)", "MNI152 T1 (sagittal)", "ch2 with scalp (sagittal)")
+
+
+def _load(name: str):
+    from npgd.models import load_model, pretrained
+
+    return load_model(name, task="mri") if name.endswith(".pt") else pretrained(name, task="mri")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("models", nargs="+", help="shipped model names or model.pt files")
+    p.add_argument("--cs", action="store_true", help="also tuned CS (scores two slices)")
+    p.add_argument("--only", nargs="+", default=None, metavar="LABEL",
+                   help="conditions to run (default: all of CONDITIONS)")
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    conds = [c for c in CONDITIONS if args.only is None or c[0] in args.only]
+    if not conds:
+        p.error(f"--only: expected labels among {[c[0] for c in CONDITIONS]}")
+    nets = {m: _load(m) for m in args.models}
+    first, *others = args.models
+    diffs: dict[str, list[float]] = {m: [] for m in others}
+    sources = {name: load for name, _, load in cd.SOURCES}
+    for src in HELD_OUT_MR:
+        x = cd._pick(sources[src](), 3)
+        for label, accel, family, db in conds:
+            extra = {m: neural(net) for m, net in nets.items()}
+            res, _, _ = evaluate(x, None, accel=accel, mask=family, noise_db=db, seed=1000,
+                                 tune=args.cs, calib_slices=1, points=3, classic=args.cs,
+                                 extra=extra)
+            snr = {r["method"]: r["snr"] for r in res["methods"]}
+            for m in others:
+                diffs[m].append(snr[m] - snr[first])
+            print(f"{src:28s} {label:12s} " + "  ".join(
+                f"{k} {v:6.2f}" for k, v in snr.items() if k != "zero-filled"), flush=True)
+    for m in others:
+        print(f"{m} - {first}: mean {np.mean(diffs[m]):+.2f} dB, min {min(diffs[m]):+.2f}, "
+              f"max {max(diffs[m]):+.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
