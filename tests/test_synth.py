@@ -149,3 +149,5 @@ def test_p_noiseless_sets_the_share_of_noiseless_samples(tmp_path):
         assert ((noise == 0) == noiseless).all()
     with pytest.raises(UsageError, match=r"p_noiseless must be in \[0, 1\]"):
         TrainConfig(p_noiseless=1.5)
+    with pytest.raises(UsageError, match="p_noiseless applies to data 'mix'"):
+        TrainConfig(p_noiseless=0.6)  # the default data, 'brain', has no noise draws

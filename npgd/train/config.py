@@ -153,6 +153,9 @@ class TrainConfig:
                 if v > 1 or (name == "gan_weight" and v == 1):
                     interval = "[0, 1)" if name == "gan_weight" else "[0, 1]"
                     raise ValueError(f"{where}: {name} must be in {interval}, got {v!r}")
+            if self.p_noiseless != 0.3 and self.data not in ("mix", "mix-crisp"):
+                raise ValueError(f"{where}: p_noiseless applies to data 'mix' and 'mix-crisp' "
+                                 f"only, got data {self.data!r}")
             for name in ("steps", "batch_size", "val_every", "ckpt_every", "lr_halve_every"):
                 check_int(where, name, getattr(self, name), 1)
             for name in ("val_slices", "gan_warmup", "seed"):
