@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cross_dataset as cd  # noqa: E402  (the sources and slice picking of the docs table)
 
 from npgd.experiments.compare import neural  # noqa: E402
-from npgd.experiments.evaluate import evaluate  # noqa: E402
+from npgd.experiments.evaluate import evaluate, load_net  # noqa: E402
 
 #: (label, acceleration, mask family, k-space SNR in dB or None)
 CONDITIONS = [("5x vd 20 dB", 5.0, "vd", 20.0), ("5x vd 45 dB", 5.0, "vd", 45.0),
@@ -39,12 +39,6 @@ CONDITIONS = [("5x vd 20 dB", 5.0, "vd", 20.0), ("5x vd 45 dB", 5.0, "vd", 45.0)
 HELD_OUT_MR = ("inia19 macaque T1 (axial)", "MNI152 T1 (sagittal)", "ch2 with scalp (sagittal)")
 
 
-def _load(name: str):
-    from npgd.models import load_model, pretrained
-
-    return load_model(name, task="mri") if name.endswith(".pt") else pretrained(name, task="mri")
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("models", nargs="+", help="shipped model names or model.pt files")
@@ -53,20 +47,22 @@ def main(argv: list[str] | None = None) -> int:
                    help="conditions to run (default: all of CONDITIONS)")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
-    import torch
-
-    torch.set_num_threads(args.threads)
     conds = [c for c in CONDITIONS if args.only is None or c[0] in args.only]
     if not conds:
         p.error(f"--only: expected labels among {[c[0] for c in CONDITIONS]}")
-    nets = {m: _load(m) for m in args.models}
-    first, *others = args.models
+    extra = {}  # display name -> method, loaded and named as npgd eval does (load_net)
+    for m in args.models:
+        file = m.endswith(".pt")
+        net, name = load_net(argparse.Namespace(checkpoint=m if file else None,
+                                                model=None if file else m, device=None,
+                                                threads=args.threads))
+        extra[name] = neural(net)
+    first, *others = extra
     diffs: dict[str, list[float]] = {m: [] for m in others}
     sources = {name: load for name, _, load in cd.SOURCES}
     for src in HELD_OUT_MR:
         x = cd._pick(sources[src](), 3)
         for label, accel, family, db in conds:
-            extra = {m: neural(net) for m, net in nets.items()}
             res, _, _ = evaluate(x, None, accel=accel, mask=family, noise_db=db, seed=1000,
                                  tune=args.cs, calib_slices=1, points=3, classic=args.cs,
                                  extra=extra)

@@ -10,6 +10,7 @@ from typing import Any
 
 from npgd._util import UsageError, check_int, check_positive_float
 from npgd.models.zoo import check_architecture
+from npgd.train.synth import P_NOISELESS
 
 __all__ = ["TrainConfig"]
 
@@ -87,7 +88,7 @@ class TrainConfig:
                               "training slices, npgd.problems.sr.PatchSampler) or "
                               "'natural-leaves' (the same, a third of the crops synthetic "
                               "dead-leaves images, npgd.train.synth.dead_leaves)")
-    p_noiseless: float = _field(0.3, "fraction of noiseless samples with --data mix or "
+    p_noiseless: float = _field(P_NOISELESS, "fraction of noiseless samples with --data mix or "
                                 "mix-crisp, in [0, 1] (the others get k-space noise of "
                                 "15-45 dB SNR); it also sets the validation samples' noise")
     shape: tuple[int, int] | None = _field(None, "crop/pad training images to H W (mri "
@@ -153,7 +154,7 @@ class TrainConfig:
                 if v > 1 or (name == "gan_weight" and v == 1):
                     interval = "[0, 1)" if name == "gan_weight" else "[0, 1]"
                     raise ValueError(f"{where}: {name} must be in {interval}, got {v!r}")
-            if self.p_noiseless != 0.3 and self.data not in ("mix", "mix-crisp"):
+            if self.p_noiseless != P_NOISELESS and self.data not in ("mix", "mix-crisp"):
                 raise ValueError(f"{where}: p_noiseless applies to data 'mix' and 'mix-crisp' "
                                  f"only, got data {self.data!r}")
             for name in ("steps", "batch_size", "val_every", "ckpt_every", "lr_halve_every"):

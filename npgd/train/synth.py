@@ -55,11 +55,14 @@ from scipy import ndimage
 from npgd.problems import data as pdata
 from npgd.problems import mri
 
-__all__ = ["HELD_OUT_IMAGES", "MIX_CRISP", "SR_LEAVES", "TRAIN_IMAGES", "SynthData",
-           "dead_leaves", "volume_sources"]
+__all__ = ["HELD_OUT_IMAGES", "MIX_CRISP", "P_NOISELESS", "SR_LEAVES", "TRAIN_IMAGES",
+           "SynthData", "dead_leaves", "volume_sources"]
 
 #: ``p_crisp`` of ``npgd train --data mix-crisp``
 MIX_CRISP = 0.1
+
+#: the default share of noiseless samples (``npgd train --p-noiseless``)
+P_NOISELESS = 0.3
 
 #: ``p_leaves`` of ``npgd train --task sr --data natural-leaves``: the fraction of training
 #: crops that are dead-leaves images (:func:`dead_leaves`)
@@ -222,7 +225,7 @@ class SynthData:
         shape_range: tuple[int, int] = (48, 256),
         accel_range: tuple[float, float] = (2.5, 9.0),
         noise_db_range: tuple[float, float] = (15.0, 45.0),
-        p_noiseless: float = 0.3,
+        p_noiseless: float = P_NOISELESS,
         mask_families: tuple[str, ...] = ("vd", "radial", "lines"),
         val_samples: int = 16,
         sources: tuple[str, ...] | None = None,
