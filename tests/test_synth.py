@@ -151,3 +151,41 @@ def test_p_noiseless_sets_the_share_of_noiseless_samples(tmp_path):
         TrainConfig(p_noiseless=1.5)
     with pytest.raises(UsageError, match="p_noiseless applies to data 'mix'"):
         TrainConfig(p_noiseless=0.6)  # the default data, 'brain', has no noise draws
+
+
+def test_p_images_sets_the_share_of_natural_image_samples(tmp_path):
+    """``--p-images`` reaches the pool and sets how often a sample's base is a natural image:
+    the default keeps the weights 0.4 / 0.25 / 0.2 / 0.15, 1 draws only images, 0 never; the
+    other kinds keep their proportions; out of [0, 1] or with other data is a UsageError."""
+    from npgd._util import UsageError
+    from npgd.train import TrainConfig, loop
+
+    cfg = TrainConfig(features=4, iters=2, steps=1, batch_size=2, val_slices=0, data="mix",
+                      p_images=0.5)
+    assert loop._setup(cfg, tmp_path, "cpu")[0].data.p_images == 0.5
+    d = synth.SynthData(sources=(), val_samples=0)
+    for name, labels in (("t1", False), ("atlas", True)):  # one volume of each kind
+        d.volumes.append(synth._Volume(name, np.zeros((4, 4, 4), np.float32), labels, (2,),
+                                       [[], [], [0]]))
+    n = 4000
+
+    def share(p):
+        d.p_images = p
+        rng = np.random.default_rng(0)
+        kinds = [d._kind(rng) for _ in range(n)]
+        return {k: kinds.count(k) / n for k in ("volume", "labels", "image", "shapes")}
+
+    default = share(synth.P_IMAGES)
+    for k, w in {"volume": 0.4, "labels": 0.25, "image": 0.2, "shapes": 0.15}.items():
+        assert abs(default[k] - w) < 0.03, (k, default)
+    assert share(1.0) == {"volume": 0, "labels": 0, "image": 1, "shapes": 0}
+    assert share(0.0)["image"] == 0
+    half = share(0.6)
+    assert abs(half["image"] - 0.6) < 0.03
+    assert abs(half["volume"] - 0.2) < 0.03 and abs(half["shapes"] - 0.075) < 0.02
+    with pytest.raises(UsageError, match=r"p_images must be in \[0, 1\]"):
+        TrainConfig(data="mix", p_images=1.5)
+    with pytest.raises(UsageError, match="p_images applies to data 'mix'"):
+        TrainConfig(p_images=0.5)
+    with pytest.raises(ValueError, match=r"p_images must be in"):
+        synth.SynthData(sources=(), val_samples=0, p_images=-0.1)

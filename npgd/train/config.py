@@ -10,7 +10,7 @@ from typing import Any
 
 from npgd._util import UsageError, check_int, check_positive_float
 from npgd.models.zoo import check_architecture
-from npgd.train.synth import P_NOISELESS
+from npgd.train.synth import P_IMAGES, P_NOISELESS
 
 __all__ = ["TrainConfig"]
 
@@ -91,6 +91,9 @@ class TrainConfig:
     p_noiseless: float = _field(P_NOISELESS, "fraction of noiseless samples with --data mix or "
                                 "mix-crisp, in [0, 1] (the others get k-space noise of "
                                 "15-45 dB SNR); it also sets the validation samples' noise")
+    p_images: float = _field(P_IMAGES, "fraction of samples drawn from scikit-image's "
+                             "training images with --data mix or mix-crisp, in [0, 1] (MR "
+                             "volumes, label maps and random shapes share the rest)")
     shape: tuple[int, int] | None = _field(None, "crop/pad training images to H W (mri "
                                            "default: as read; sr: square crops, default "
                                            "48 48)", metavar=("H", "W"))
@@ -149,14 +152,15 @@ class TrainConfig:
                                  f"{self.accel!r}")
             check_positive_float(where, "noise_std", self.noise_std, allow_zero=True)
             check_positive_float(where, "lr", self.lr)
-            for name in ("beta", "gan_weight", "p_noiseless"):
+            for name in ("beta", "gan_weight", "p_noiseless", "p_images"):
                 v = check_positive_float(where, name, getattr(self, name), allow_zero=True)
                 if v > 1 or (name == "gan_weight" and v == 1):
                     interval = "[0, 1)" if name == "gan_weight" else "[0, 1]"
                     raise ValueError(f"{where}: {name} must be in {interval}, got {v!r}")
-            if self.p_noiseless != P_NOISELESS and self.data not in ("mix", "mix-crisp"):
-                raise ValueError(f"{where}: p_noiseless applies to data 'mix' and 'mix-crisp' "
-                                 f"only, got data {self.data!r}")
+            for name, default in (("p_noiseless", P_NOISELESS), ("p_images", P_IMAGES)):
+                if getattr(self, name) != default and self.data not in ("mix", "mix-crisp"):
+                    raise ValueError(f"{where}: {name} applies to data 'mix' and 'mix-crisp' "
+                                     f"only, got data {self.data!r}")
             for name in ("steps", "batch_size", "val_every", "ckpt_every", "lr_halve_every"):
                 check_int(where, name, getattr(self, name), 1)
             for name in ("val_slices", "gan_warmup", "seed"):

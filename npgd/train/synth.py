@@ -55,7 +55,7 @@ from scipy import ndimage
 from npgd.problems import data as pdata
 from npgd.problems import mri
 
-__all__ = ["HELD_OUT_IMAGES", "MIX_CRISP", "P_NOISELESS", "SR_LEAVES", "TRAIN_IMAGES",
+__all__ = ["HELD_OUT_IMAGES", "MIX_CRISP", "P_IMAGES", "P_NOISELESS", "SR_LEAVES", "TRAIN_IMAGES",
            "SynthData", "dead_leaves", "volume_sources"]
 
 #: ``p_crisp`` of ``npgd train --data mix-crisp``
@@ -63,6 +63,11 @@ MIX_CRISP = 0.1
 
 #: the default share of noiseless samples (``npgd train --p-noiseless``)
 P_NOISELESS = 0.3
+
+#: the default share of natural-image samples (``npgd train --p-images``); the other kinds
+#: (MR volumes 0.4, label maps 0.25, random shapes 0.15) share the rest in those proportions
+P_IMAGES = 0.2
+_KINDS = {"volume": 0.4, "labels": 0.25, "image": P_IMAGES, "shapes": 0.15}
 
 #: ``p_leaves`` of ``npgd train --task sr --data natural-leaves``: the fraction of training
 #: crops that are dead-leaves images (:func:`dead_leaves`)
@@ -211,6 +216,10 @@ class SynthData:
         Fraction of crisp piecewise-constant scenes (module docstring). With 0 (the default)
         no extra random number is drawn, so every sample is exactly what it was before the
         option existed.
+    p_images : float
+        Fraction of the other samples drawn from scikit-image's training images
+        (:data:`TRAIN_IMAGES`, half of them through a random contrast map); MR volumes,
+        label maps and random shapes share the rest as 0.4 : 0.25 : 0.15.
 
     Examples
     --------
@@ -231,13 +240,16 @@ class SynthData:
         sources: tuple[str, ...] | None = None,
         images: bool = True,
         p_crisp: float = 0.0,
+        p_images: float = P_IMAGES,
     ):
         self.shape_range = tuple(int(s) for s in shape_range)
         self.accel_range = tuple(float(a) for a in accel_range)
         self.noise_db_range = tuple(float(a) for a in noise_db_range)
         self.p_noiseless = float(p_noiseless)
         self.p_crisp = float(p_crisp)
-        for name, v in (("p_noiseless", p_noiseless), ("p_crisp", p_crisp)):
+        self.p_images = float(p_images)
+        for name, v in (("p_noiseless", p_noiseless), ("p_crisp", p_crisp),
+                        ("p_images", p_images)):
             if not 0 <= float(v) <= 1:
                 raise ValueError(f"SynthData: {name} must be in [0, 1], got {v!r}")
         self.mask_families = tuple(mask_families)
@@ -260,15 +272,28 @@ class SynthData:
         w = int(np.clip(round(h * ar), lo, hi))
         return h, w
 
+    def _kind(self, rng: np.random.Generator) -> str:
+        """The kind of base image of one sample: ``'volume'``, ``'labels'``, ``'image'`` or
+        ``'shapes'``, drawn with the weights of :data:`_KINDS` (``'image'``: ``p_images``)
+        among the kinds this pool has."""
+        has = {"volume": any(not v.labels for v in self.volumes),
+               "labels": any(v.labels for v in self.volumes),
+               "image": bool(self.images), "shapes": True}
+        w = dict(_KINDS)
+        if self.p_images != P_IMAGES:  # the default keeps the literal weights bit for bit
+            rest = (1 - self.p_images) / (1 - P_IMAGES)
+            w = {k: self.p_images if k == "image" else v * rest for k, v in w.items()}
+        kinds = [k for k in w if has[k]]
+        p = np.array([w[k] for k in kinds])
+        if p.sum() <= 0:  # p_images = 1 without images: shapes are all there is
+            return "shapes"
+        return kinds[rng.choice(len(kinds), p=p / p.sum())]
+
     def _base(self, rng: np.random.Generator) -> np.ndarray:
         """A 2-D float32 image in roughly [0, 1] before geometry and contrast."""
         vols = [v for v in self.volumes if not v.labels]
         labs = [v for v in self.volumes if v.labels]
-        kinds = ["volume"] * bool(vols) + ["labels"] * bool(labs) + ["image"] * bool(
-            self.images) + ["shapes"]
-        p = np.array([{"volume": 0.4, "labels": 0.25, "image": 0.2, "shapes": 0.15}[k]
-                      for k in kinds])
-        kind = kinds[rng.choice(len(kinds), p=p / p.sum())]
+        kind = self._kind(rng)
         if kind in ("volume", "labels"):
             v = (vols if kind == "volume" else labs)[rng.integers(len(vols if kind == "volume"
                                                                    else labs))]
@@ -458,7 +483,8 @@ class SynthData:
         return {"volumes": [v.name for v in self.volumes], "images": len(self.images),
                 "shape_range": self.shape_range, "accel_range": self.accel_range,
                 "noise_db_range": self.noise_db_range, "p_noiseless": self.p_noiseless,
-                "p_crisp": self.p_crisp, "mask_families": self.mask_families}
+                "p_crisp": self.p_crisp, "p_images": self.p_images,
+                "mask_families": self.mask_families}
 
 
 def dead_leaves(rng: np.random.Generator, size: int, *, r_min: float = 1.0,
