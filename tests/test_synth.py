@@ -189,3 +189,35 @@ def test_p_images_sets_the_share_of_natural_image_samples(tmp_path):
         TrainConfig(p_images=0.5)
     with pytest.raises(ValueError, match=r"p_images must be in"):
         synth.SynthData(sources=(), val_samples=0, p_images=-0.1)
+
+
+def test_p_reference_noise_sets_the_share_of_noisy_references(tmp_path):
+    """``--p-reference-noise`` reaches the pool and sets the share of samples whose
+    reference differs from the clean one drawn from the same seed: 0 none, 1 all, the
+    default about 0.65; out of [0, 1] or with other data is a UsageError naming it."""
+    from npgd._util import UsageError
+    from npgd.train import TrainConfig, loop
+
+    cfg = TrainConfig(features=4, iters=2, steps=1, batch_size=2, val_slices=0, data="mix",
+                      p_reference_noise=0.1)
+    assert loop._setup(cfg, tmp_path, "cpu")[0].data.p_ref_noise == 0.1
+
+    def refs(p):
+        d = synth.SynthData(sources=(), val_samples=0, shape_range=(48, 56), p_ref_noise=p)
+        return [np.abs(z) for s in range(6) for z in d.batch(1, s, 10)[0]]
+
+    clean = refs(0.0)
+
+    def noisy_share(p):
+        return float(np.mean([not np.allclose(a, b, atol=1e-6)
+                              for a, b in zip(refs(p), clean, strict=True)]))
+
+    assert noisy_share(1.0) == 1.0
+    assert noisy_share(0.0) == 0.0
+    assert 0.4 < noisy_share(synth.P_REF_NOISE) < 0.9
+    with pytest.raises(UsageError, match=r"p_reference_noise must be in \[0, 1\]"):
+        TrainConfig(data="mix", p_reference_noise=2.0)
+    with pytest.raises(UsageError, match="p_reference_noise applies to data 'mix'"):
+        TrainConfig(p_reference_noise=0.2)
+    with pytest.raises(ValueError, match=r"p_ref_noise must be in"):
+        synth.SynthData(sources=(), val_samples=0, p_ref_noise=1.5)

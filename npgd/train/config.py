@@ -10,7 +10,7 @@ from typing import Any
 
 from npgd._util import UsageError, check_int, check_positive_float
 from npgd.models.zoo import check_architecture
-from npgd.train.synth import P_IMAGES, P_NOISELESS
+from npgd.train.synth import P_IMAGES, P_NOISELESS, P_REF_NOISE
 
 __all__ = ["TrainConfig"]
 
@@ -94,6 +94,10 @@ class TrainConfig:
     p_images: float = _field(P_IMAGES, "fraction of samples drawn from scikit-image's "
                              "training images with --data mix or mix-crisp, in [0, 1] (MR "
                              "volumes, label maps and random shapes share the rest)")
+    p_reference_noise: float = _field(P_REF_NOISE, "fraction of samples with --data mix or "
+                                      "mix-crisp whose reference image holds noise of its "
+                                      "own (Rician or complex, 0.3-12 %% of the bright "
+                                      "tissue), in [0, 1]")
     shape: tuple[int, int] | None = _field(None, "crop/pad training images to H W (mri "
                                            "default: as read; sr: square crops, default "
                                            "48 48)", metavar=("H", "W"))
@@ -152,12 +156,13 @@ class TrainConfig:
                                  f"{self.accel!r}")
             check_positive_float(where, "noise_std", self.noise_std, allow_zero=True)
             check_positive_float(where, "lr", self.lr)
-            for name in ("beta", "gan_weight", "p_noiseless", "p_images"):
+            for name in ("beta", "gan_weight", "p_noiseless", "p_images", "p_reference_noise"):
                 v = check_positive_float(where, name, getattr(self, name), allow_zero=True)
                 if v > 1 or (name == "gan_weight" and v == 1):
                     interval = "[0, 1)" if name == "gan_weight" else "[0, 1]"
                     raise ValueError(f"{where}: {name} must be in {interval}, got {v!r}")
-            for name, default in (("p_noiseless", P_NOISELESS), ("p_images", P_IMAGES)):
+            for name, default in (("p_noiseless", P_NOISELESS), ("p_images", P_IMAGES),
+                                  ("p_reference_noise", P_REF_NOISE)):
                 if getattr(self, name) != default and self.data not in ("mix", "mix-crisp"):
                     raise ValueError(f"{where}: {name} applies to data 'mix' and 'mix-crisp' "
                                      f"only, got data {self.data!r}")

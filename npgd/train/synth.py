@@ -55,8 +55,8 @@ from scipy import ndimage
 from npgd.problems import data as pdata
 from npgd.problems import mri
 
-__all__ = ["HELD_OUT_IMAGES", "MIX_CRISP", "P_IMAGES", "P_NOISELESS", "SR_LEAVES", "TRAIN_IMAGES",
-           "SynthData", "dead_leaves", "volume_sources"]
+__all__ = ["HELD_OUT_IMAGES", "MIX_CRISP", "P_IMAGES", "P_NOISELESS", "P_REF_NOISE", "SR_LEAVES",
+           "TRAIN_IMAGES", "SynthData", "dead_leaves", "volume_sources"]
 
 #: ``p_crisp`` of ``npgd train --data mix-crisp``
 MIX_CRISP = 0.1
@@ -67,6 +67,10 @@ P_NOISELESS = 0.3
 #: the default share of natural-image samples (``npgd train --p-images``); the other kinds
 #: (MR volumes 0.4, label maps 0.25, random shapes 0.15) share the rest in those proportions
 P_IMAGES = 0.2
+
+#: the default share of samples whose reference image carries noise of its own
+#: (``npgd train --p-reference-noise``): Rician for 0.45, complex Gaussian for 0.2
+P_REF_NOISE = 0.65
 _KINDS = {"volume": 0.4, "labels": 0.25, "image": P_IMAGES, "shapes": 0.15}
 
 #: ``p_leaves`` of ``npgd train --task sr --data natural-leaves``: the fraction of training
@@ -220,6 +224,10 @@ class SynthData:
         Fraction of the other samples drawn from scikit-image's training images
         (:data:`TRAIN_IMAGES`, half of them through a random contrast map); MR volumes,
         label maps and random shapes share the rest as 0.4 : 0.25 : 0.15.
+    p_ref_noise : float
+        Fraction of the samples (crisp scenes aside) whose reference image holds noise of its
+        own, standard deviation 0.3 % to 12 % of the bright tissue: a Rician floor (magnitude
+        images) or complex Gaussian noise, in the proportions 0.45 : 0.2.
 
     Examples
     --------
@@ -241,6 +249,7 @@ class SynthData:
         images: bool = True,
         p_crisp: float = 0.0,
         p_images: float = P_IMAGES,
+        p_ref_noise: float = P_REF_NOISE,
     ):
         self.shape_range = tuple(int(s) for s in shape_range)
         self.accel_range = tuple(float(a) for a in accel_range)
@@ -248,8 +257,9 @@ class SynthData:
         self.p_noiseless = float(p_noiseless)
         self.p_crisp = float(p_crisp)
         self.p_images = float(p_images)
+        self.p_ref_noise = float(p_ref_noise)
         for name, v in (("p_noiseless", p_noiseless), ("p_crisp", p_crisp),
-                        ("p_images", p_images)):
+                        ("p_images", p_images), ("p_ref_noise", p_ref_noise)):
             if not 0 <= float(v) <= 1:
                 raise ValueError(f"SynthData: {name} must be in [0, 1], got {v!r}")
         self.mask_families = tuple(mask_families)
@@ -422,10 +432,12 @@ class SynthData:
         # as artefact. Magnitude images get a Rician floor, complex ones complex noise.
         u = rng.random()
         sigma = math.exp(rng.uniform(math.log(0.003), math.log(0.12)))
-        if u < 0.45:
+        # Rician and complex noise in the proportions 0.45 : 0.2 of the default share 0.65
+        rician = 0.45 if self.p_ref_noise == P_REF_NOISE else self.p_ref_noise * 0.45 / 0.65
+        if u < rician:
             x = np.abs(x + sigma * (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)))
         z = x.astype(np.complex64) * self._phase(rng, shape)
-        if 0.45 <= u < 0.65:
+        if rician <= u < self.p_ref_noise:
             z = z + sigma * (rng.standard_normal(shape) + 1j * rng.standard_normal(shape))
         return self._sampled(rng, z)
 
@@ -484,6 +496,7 @@ class SynthData:
                 "shape_range": self.shape_range, "accel_range": self.accel_range,
                 "noise_db_range": self.noise_db_range, "p_noiseless": self.p_noiseless,
                 "p_crisp": self.p_crisp, "p_images": self.p_images,
+                "p_ref_noise": self.p_ref_noise,
                 "mask_families": self.mask_families}
 
 
