@@ -96,7 +96,7 @@ class TrainConfig:
                              "volumes, label maps and random shapes share the rest)")
     p_reference_noise: float = _field(P_REF_NOISE, "fraction of samples with --data mix or "
                                       "mix-crisp whose reference image holds noise of its "
-                                      "own (Rician or complex, 0.3-12 %% of the bright "
+                                      "own (Rician or complex, 0.3-12 percent of the bright "
                                       "tissue), in [0, 1]")
     shape: tuple[int, int] | None = _field(None, "crop/pad training images to H W (mri "
                                            "default: as read; sr: square crops, default "
