@@ -52,6 +52,8 @@ def rician(x: np.ndarray, rel: float, seed: int = 7) -> np.ndarray:
     s = rel * float(np.percentile(np.abs(x), 99.5))
     n = rng.standard_normal(x.shape) + 1j * rng.standard_normal(x.shape)
     return np.abs(x + s * n).astype(np.float32)
+
+
 #: the held-out MR sources of ``scripts/cross_dataset.py``
 HELD_OUT_MR = ("inia19 macaque T1 (axial)", "MNI152 T1 (sagittal)", "ch2 with scalp (sagittal)")
 

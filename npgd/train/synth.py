@@ -289,10 +289,9 @@ class SynthData:
         has = {"volume": any(not v.labels for v in self.volumes),
                "labels": any(v.labels for v in self.volumes),
                "image": bool(self.images), "shapes": True}
-        w = dict(_KINDS)
-        if self.p_images != P_IMAGES:  # the default keeps the literal weights bit for bit
-            rest = (1 - self.p_images) / (1 - P_IMAGES)
-            w = {k: self.p_images if k == "image" else v * rest for k, v in w.items()}
+        # at the default, rest is exactly 1.0 and the weights are the literal ones, bit for bit
+        rest = (1 - self.p_images) / (1 - P_IMAGES)
+        w = {k: self.p_images if k == "image" else v * rest for k, v in _KINDS.items()}
         kinds = [k for k in w if has[k]]
         p = np.array([w[k] for k in kinds])
         if p.sum() <= 0:  # p_images = 1 without images: shapes are all there is
@@ -432,8 +431,8 @@ class SynthData:
         # as artefact. Magnitude images get a Rician floor, complex ones complex noise.
         u = rng.random()
         sigma = math.exp(rng.uniform(math.log(0.003), math.log(0.12)))
-        # Rician and complex noise in the proportions 0.45 : 0.2 of the default share 0.65
-        rician = 0.45 if self.p_ref_noise == P_REF_NOISE else self.p_ref_noise * 0.45 / 0.65
+        # Rician and complex noise in the proportions 0.45 : 0.2 (exactly 0.45 at the default)
+        rician = 0.45 * (self.p_ref_noise / P_REF_NOISE)
         if u < rician:
             x = np.abs(x + sigma * (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)))
         z = x.astype(np.complex64) * self._phase(rng, shape)
