@@ -6,6 +6,7 @@ wrote it)::
     python scripts/cross_dataset.py --model mri-brain-5x
     python scripts/cross_dataset.py --checkpoint run/model.pt --slices 3
     python scripts/cross_dataset.py --adapt 100   # and the model adapted to each scan
+    python scripts/cross_dataset.py --auto        # and the reference-free choice of method
 
 For every source in :data:`SOURCES` and every condition in :data:`CONDITIONS`: 5x
 variable-density masks (:func:`npgd.problems.mri.vd_mask`), magnitude images as a user's
@@ -29,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from npgd._util import atomic_write, strict_json
-from npgd.experiments.evaluate import evaluate, load_net
+from npgd.experiments.evaluate import AUTO, evaluate, load_net
 from npgd.problems import data, readers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -112,12 +113,17 @@ def _row(args: argparse.Namespace, source: int, condition: int) -> dict:
     label, db = CONDITIONS[condition]
     t = time.perf_counter()
     x = _pick(load(), args.slices + 1)
-    extra = None
+    extra = {}
     if args.adapt:
         from npgd.train.adapt import adapted
 
-        extra = {f"{name}, adapted": adapted(net, steps=args.adapt, lr=args.adapt_lr,
-                                             seed=args.seed)}
+        extra[f"{name}, adapted"] = adapted(net, steps=args.adapt, lr=args.adapt_lr,
+                                            seed=args.seed)
+    if args.auto:
+        from npgd.experiments.kcv import auto
+
+        extra[AUTO] = auto(net, name=name, cs_iters=args.cs_iters, points=args.grid_points,
+                           seed=args.seed)
     res, _, _ = evaluate(x, net, name=name, accel=ACCEL, mask="vd", noise_db=db, tune=True,
                          calib_slices=1, points=args.grid_points, cs_iters=args.cs_iters,
                          seed=args.seed, extra=extra)
@@ -128,17 +134,26 @@ def _row(args: argparse.Namespace, source: int, condition: int) -> dict:
            "ssim": {k: v["ssim"] for k, v in m.items()},
            "cs_rel": res["cs_rel"], "margin": res["npgd_minus_best_cs_db"],
            "seconds": time.perf_counter() - t}
-    if extra:
-        (key, method), = extra.items()
-        h = method.history
+    if args.adapt:
+        key = f"{name}, adapted"
+        h = extra[key].history
         row.update(adapted=key, adapted_margin=res["minus_best_cs_db"][key],
                    adaptation={"steps": h["steps"], "best_step": h["best_step"],
                                "seconds": h["seconds"]})
+    if args.auto:
+        c = extra[AUTO].choice
+        row.update(auto=AUTO, auto_margin=res["minus_best_cs_db"][AUTO],
+                   auto_choice={"method": "model" if c["method"] == name else c["method"],
+                                "rel": c["rel"], "cv_snr": c["cv_snr"],
+                                "seconds": c["seconds"]})
     print(f"{src:42s} {label:9s} ZF {row['snr']['zero-filled']:5.1f}  "
           f"WV {row['snr']['CS-WV']:5.1f}  TV {row['snr']['CS-TV']:5.1f}  "
           f"model {row['snr'][name]:5.1f}  margin {row['margin']:+6.2f} dB  "
           + (f"adapted {row['snr'][row['adapted']]:5.1f}  margin {row['adapted_margin']:+6.2f} "
-             f"dB  " if extra else "") + f"({row['seconds']:.0f} s)", flush=True)
+             f"dB  " if args.adapt else "")
+          + (f"auto ({row['auto_choice']['method']}) {row['snr'][AUTO]:5.1f}  margin "
+             f"{row['auto_margin']:+6.2f} dB  " if args.auto else "")
+          + f"({row['seconds']:.0f} s)", flush=True)
     return row
 
 
@@ -158,7 +173,7 @@ def run(args: argparse.Namespace) -> dict:
             rows = list(pool.map(_row, [args] * len(tasks), *zip(*tasks, strict=True)))
     return {"model": rows[0]["model"], "rows": rows, "seconds": time.perf_counter() - start,
             "slices": args.slices, "cs_iters": args.cs_iters, "seed": args.seed,
-            "adapt": args.adapt, "adapt_lr": args.adapt_lr,
+            "adapt": args.adapt, "adapt_lr": args.adapt_lr, "auto": args.auto,
             "jobs": args.jobs, "threads": args.threads, **_machine(),
             "command": " ".join(["python", "scripts/cross_dataset.py", *sys.argv[1:]])}
 
@@ -169,9 +184,10 @@ def _machine() -> dict:
 
 def _table(rows: list[dict], name: str) -> list[str]:
     adapt = all("adapted" in r for r in rows)
+    auto = all("auto" in r for r in rows)
     head = ("Source", "Domain", "Condition", "Size", "Zero-filled", "CS-WV", "CS-TV",
             "Model", "Model - best CS") + (("Adapted", "Adapted - best CS") if adapt else ()) \
-        + ("Tuned rel (WV, TV)",)
+        + (("Auto (its choice)", "Auto - best CS") if auto else ()) + ("Tuned rel (WV, TV)",)
     out = [".. list-table::", "   :header-rows: 1", ""]
     out.append("   * - " + "\n     - ".join(head))
     for r in rows:
@@ -183,6 +199,11 @@ def _table(rows: list[dict], name: str) -> list[str]:
         if adapt:
             cells += [f"{s[r['adapted']]:.2f} / {q[r['adapted']]:.3f}",
                       f"{r['adapted_margin']:+.2f}"]
+        if auto:
+            c = r["auto_choice"]
+            rel = f", rel {c['rel']:.2g}" if c["rel"] is not None else ""
+            cells += [f"{s[r['auto']]:.2f} / {q[r['auto']]:.3f} ({c['method']}{rel})",
+                      f"{r['auto_margin']:+.2f}"]
         cells.append(f"{r['cs_rel']['CS-WV']:.2g}, {r['cs_rel']['CS-TV']:.2g}")
         out.append("   * - " + "\n     - ".join(cells))
     return out
@@ -191,7 +212,8 @@ def _table(rows: list[dict], name: str) -> list[str]:
 def _summary(rows: list[dict]) -> list[str]:
     out = []
     keys = [("margin", "")] + ([("adapted_margin", "adapted, ")]
-                               if all("adapted" in r for r in rows) else [])
+                               if all("adapted" in r for r in rows) else []) \
+        + ([("auto_margin", "auto, ")] if all("auto" in r for r in rows) else [])
     for key, what in keys:
         for trained, label in ((True, "training sources"), (False, "held-out sources")):
             sel = [r for r in rows if r["in_domain"] == trained]
@@ -202,10 +224,17 @@ def _summary(rows: list[dict]) -> list[str]:
                            f"source/condition pairs; {sum(v >= 0 for v in m)} of {len(m)} at "
                            f"or above the best tuned CS; worst {worst[key]:+.2f} dB "
                            f"({worst['source']}, {worst['condition']})")
-    if len(keys) > 1:
+    if all("adapted" in r for r in rows):
         t = [r["adaptation"]["seconds"] / r["scored"] for r in rows]
         out.append(f"- adaptation: {np.median(t):.0f} s per scored slice (median; "
                    f"{min(t):.0f}-{max(t):.0f} s), on top of the model's own time")
+    if all("auto" in r for r in rows):
+        picks = [r["auto_choice"]["method"] for r in rows]
+        t = [r["auto_choice"]["seconds"] / r["scored"] for r in rows]
+        out.append("- auto chose " + ", ".join(f"{k} {picks.count(k)}" for k in
+                                               sorted(set(picks), key=picks.index))
+                   + f" times; choosing took {np.median(t):.0f} s per scored slice (median; "
+                   f"{min(t):.0f}-{max(t):.0f} s), on top of the chosen method's own time")
     return out
 
 
@@ -224,6 +253,24 @@ def _adapt_text(result: dict) -> list[str]:
         "only. Its learning rate (the default of ``npgd.train.adapt``, 1e-4 rather than "
         "3e-5) was picked on three MNI152 sagittal slices, one of the held-out sources "
         "here; nothing else was tuned on these sources.",
+    ]
+
+
+def _auto_text(result: dict) -> list[str]:
+    if not result.get("auto"):
+        return []
+    return [
+        "",
+        "\"Auto\" chooses, for each source and condition, between the model, CS-WV and "
+        "CS-TV without a reference image (``npgd.experiments.kcv.auto``, ``npgd eval "
+        "--auto``): each candidate reconstructs the scored slices twice, each time from the "
+        "measurements less a held-out 15 % of the sampled locations, and is scored by how "
+        "well it predicts the held-out samples (weighted by the inverse sampling density, "
+        "k-space cross-validation: Ward, IEEE Trans. Inf. Theory 2009); the CS weights are "
+        "chosen by the same score over the grid of the tuned columns. The best candidate "
+        "then reconstructs from all the samples. Unlike the tuned CS columns it never sees "
+        "the reference, so \"Auto - best CS\" compares a method a user can run on a real "
+        "scan with CS tuned by an oracle.",
     ]
 
 
@@ -247,6 +294,7 @@ def write_page(result: dict, path: Path) -> Path:
         "CS\" is the model's SNR minus the better CS method's; the last column gives the "
         "tuned weights.",
         *_adapt_text(result),
+        *_auto_text(result),
         "",
         "Command (the run that wrote this page, "
         f"{result['seconds'] / 60:.1f} min on {result['cpus']} CPU cores, "
@@ -302,6 +350,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="also score the model adapted to each scan (npgd.train.adapt), at "
                    "most STEPS steps (default 0: off)")
     p.add_argument("--adapt-lr", type=float, default=1e-4)
+    p.add_argument("--auto", action="store_true",
+                   help="also score the reference-free choice between the model, CS-WV and "
+                   "CS-TV (npgd.experiments.kcv.auto)")
     p.add_argument("--page", type=Path, default=ROOT / "docs" / "generalization.rst")
     p.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     p.add_argument("--render", type=Path, default=None, metavar="JSON",

@@ -4,6 +4,8 @@
   images (:func:`compare`, :func:`figure`), the functions behind ``npgd demo``.
 - :mod:`npgd.experiments.evaluate`: ``npgd eval`` on any file (readers, noise, masks).
 - :mod:`npgd.experiments.tune`: CS weights tuned on calibration slices.
+- :mod:`npgd.experiments.kcv`: the method and CS weight chosen without a reference, by
+  k-space cross-validation (``npgd eval --auto``).
 - :mod:`npgd.experiments.sweep`: ``npgd eval --sweep``, one model across conditions.
 """
 

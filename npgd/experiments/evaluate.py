@@ -24,9 +24,12 @@ from npgd.experiments.compare import compare_measured, figure, neural
 from npgd.experiments.tune import CS_METHODS, cs_methods, tune_cs
 from npgd.problems import mri
 
-__all__ = ["MASKS", "add_arguments", "check_args", "check_out", "cs_margins", "evaluate",
+__all__ = ["AUTO", "MASKS", "add_arguments", "check_args", "check_out", "cs_margins", "evaluate",
            "load_images", "load_net", "log_margins", "make_masks", "measure", "noise_std_for",
            "record_adaptation", "run", "scores", "write_results"]
+
+#: The column of ``npgd eval --auto`` (:func:`npgd.experiments.kcv.auto`).
+AUTO = "auto (k-space CV)"
 
 
 def _calib(shape: tuple[int, int], accel: float) -> int:
@@ -342,6 +345,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--cs-iters", type=int, default=300, help="FISTA iterations for CS")
     g.add_argument("--no-classic", action="store_true",
                    help="skip CS-WV and CS-TV (and CG-SENSE on multi-coil data)")
+    g.add_argument("--auto", action="store_true",
+                   help="also report the method chosen without a reference: the model, CS-WV "
+                   "or CS-TV (their lambda chosen alike), whichever best predicts k-space "
+                   "samples held out of the evaluated measurements (k-space "
+                   "cross-validation, npgd.experiments.kcv.auto; single-coil)")
     g = p.add_argument_group("adaptation")
     g.add_argument("--adapt", type=int, default=0, metavar="STEPS",
                    help="also report the model fine-tuned on the evaluated k-space itself, "
@@ -437,6 +445,10 @@ def check_args(args: argparse.Namespace) -> None:
         raise bad("--adapt-lr", "a finite number > 0", args.adapt_lr)
     if args.adapt and getattr(args, "sweep", False):
         raise UsageError("--adapt: not with --sweep (adapt one evaluation at a time)")
+    if getattr(args, "auto", False) and getattr(args, "sweep", False):
+        raise UsageError("--auto: not with --sweep (choose in one evaluation at a time)")
+    if getattr(args, "auto", False) and args.no_classic:
+        raise UsageError("--auto: chooses between the model and CS; not with --no-classic")
     save = getattr(args, "save_adapted", None)
     if save is not None:
         if not args.adapt:
@@ -584,7 +596,12 @@ def run(args: argparse.Namespace, log: Callable[[str], Any] = print,
     out = check_out(args.out)
     x = load_images(args, log)
     net, name = load_net(args)
-    extra = {f"{name}, adapted": adapter(net, args)} if args.adapt else None
+    extra = {f"{name}, adapted": adapter(net, args)} if args.adapt else {}
+    if getattr(args, "auto", False):
+        from npgd.experiments.kcv import auto
+
+        extra[AUTO] = auto(net, name=name, cs_iters=args.cs_iters, points=args.grid_points,
+                           seed=args.seed, amp=args.amp, log=log)
     noise = (f"{args.noise:g} dB k-space SNR" if args.noise is not None
              else f"noise std {args.noise_std:g}" if args.noise_std else "noiseless")
     log(f"{len(x)} slices {x.shape[1]}x{x.shape[2]}, {args.accel:g}x {args.mask} masks "
@@ -596,8 +613,10 @@ def run(args: argparse.Namespace, log: Callable[[str], Any] = print,
         points=args.grid_points, cs_iters=args.cs_iters, classic=not args.no_classic,
         seed=args.seed, amp=args.amp, extra=extra, log=log)
     result["source"] = str(args.data)
-    if extra:
-        record_adaptation(result, next(iter(extra.values())), args, log)
+    if args.adapt:
+        record_adaptation(result, extra[f"{name}, adapted"], args, log)
+    if AUTO in extra:
+        result["auto"] = extra[AUTO].choice
     paths = write_results(out, result, None if args.no_figure else xe, recons)
     log_margins(result, log)
     log("wrote " + ", ".join(str(p) for p in paths))

@@ -425,6 +425,9 @@ def run(args: argparse.Namespace, log: Callable[[str], Any] = print,
     0
     """
     _check_args(args)
+    if getattr(args, "auto", False):
+        raise UsageError("--auto: single-coil measurements only (k-space cross-validation of "
+                         "npgd.experiments.kcv); on multi-coil data compare with --tune")
     if args.adapt and adapter is None:
         raise UsageError("--adapt: no adapter given (run it as `npgd eval --adapt ...`)")
     out = evaluate.check_out(args.out)

@@ -19,7 +19,7 @@ from npgd._util import check_int, check_positive_float
 from npgd.experiments.compare import CS_TV_REL, CS_WV_REL, cs_tv, cs_wv
 from npgd.problems import metrics
 
-__all__ = ["CS_METHODS", "cs_methods", "tune_cs", "tune_rel"]
+__all__ = ["CS_METHODS", "cs_methods", "grid_search", "tune_cs", "tune_rel"]
 
 #: The CS baselines: name -> (solver ``f(A, y, rel=, iters=)``, the grid's centre ``rel``).
 CS_METHODS: dict[str, tuple[Callable, float]] = {
@@ -65,35 +65,70 @@ def tune_rel(
     >>> round(out["rel"], 6), len(out["grid"]), out["at_edge"]
     (0.01, 5, False)
     """
-    check_positive_float("tune_rel", "start", start)
-    check_int("tune_rel", "points", points, 2)
-    check_positive_float("tune_rel", "ratio", ratio)
+    def score(r: float) -> float:
+        s = metrics.snr(x, solve(r))
+        return -math.inf if np.isnan(s).any() else float(np.mean(s))
+
+    out = grid_search(score, start=start, points=points, ratio=ratio, max_extend=max_extend,
+                      log=log, where="tune_rel")
+    return {"rel": out["rel"], "snr": out["score"], "grid": out["grid"],
+            "scores": out["scores"], "at_edge": out["at_edge"]}
+
+
+def grid_search(
+    score: Callable[[float], float],
+    *,
+    start: float,
+    points: int = 5,
+    ratio: float = math.sqrt(10),
+    max_extend: int = 6,
+    log: Callable[[str], Any] | None = None,
+    unit: str = "dB",
+    where: str = "grid_search",
+) -> dict:
+    """The weight ``r`` with the highest ``score(r)`` on a log grid: ``points`` values
+    :math:`r_k = \\text{start}\\cdot\\text{ratio}^k` centred on ``start``, extended by one
+    value beyond the best while the best lies at an end (at most ``max_extend`` times). The
+    search of :func:`tune_rel` (score: SNR against a reference) and of
+    :func:`npgd.experiments.kcv.tune_rel_cv` (score: k-space cross-validation).
+
+    Returns ``rel``, ``score`` (the best score), ``grid`` and ``scores`` (ascending in ``r``)
+    and ``at_edge``.
+
+    Examples
+    --------
+    >>> out = grid_search(lambda r: -abs(np.log10(r) + 2), start=1e-3, points=3)
+    >>> round(out["rel"], 6), len(out["grid"]), out["at_edge"]
+    (0.01, 5, False)
+    """
+    check_positive_float(where, "start", start)
+    check_int(where, "points", points, 2)
+    check_positive_float(where, "ratio", ratio)
     if ratio <= 1:
-        raise ValueError(f"tune_rel: ratio must be > 1, got {ratio!r}")
-    check_int("tune_rel", "max_extend", max_extend, 0)
+        raise ValueError(f"{where}: ratio must be > 1, got {ratio!r}")
+    check_int(where, "max_extend", max_extend, 0)
     scores: dict[int, float] = {}
 
-    def score(k: int) -> None:
+    def at(k: int) -> None:
         r = start * ratio**k
-        s = metrics.snr(x, solve(r))
-        scores[k] = -math.inf if np.isnan(s).any() else float(np.mean(s))
+        scores[k] = float(score(r))
         if log is not None:
-            log(f"  rel {r:.3g}: {scores[k]:.2f} dB")
+            log(f"  rel {r:.3g}: {scores[k]:.2f} {unit}")
 
     half = points // 2
     for k in range(-half, points - half):
-        score(k)
+        at(k)
     for _ in range(max_extend):
         best = max(scores, key=scores.get)
         if best == min(scores):
-            score(best - 1)
+            at(best - 1)
         elif best == max(scores):
-            score(best + 1)
+            at(best + 1)
         else:
             break
     best = max(scores, key=scores.get)
     ks = sorted(scores)
-    return {"rel": start * ratio**best, "snr": scores[best],
+    return {"rel": start * ratio**best, "score": scores[best],
             "grid": [start * ratio**k for k in ks], "scores": [scores[k] for k in ks],
             "at_edge": best in (ks[0], ks[-1])}
 

@@ -1,0 +1,293 @@
+"""Reference-free choice of a reconstruction method and its weight by k-space cross-validation.
+
+On a user's own undersampled scan there is no fully sampled reference to tune CS with, nor
+to tell whether a learned proximal or CS does better on these data. The measurements
+themselves can: hold out a part :math:`\\Gamma` of the sampled locations :math:`\\Omega`,
+reconstruct from the rest, and compare the reconstruction's k-space with the held-out
+samples (Ward, "Compressed sensing with cross validation", IEEE Trans. Inf. Theory 2009, for
+the choice of a CS weight; the same split trains networks without references in Yaman et
+al., "Self-supervised learning of physics-guided reconstruction neural networks without
+fully sampled reference data", Magn. Reson. Med. 2020). The held-out noise adds the same
+amount to every method's error, so the ranking is that of the prediction error.
+
+Variable-density masks sample the centre of k-space far more often than the edge, so a
+plain held-out error would weigh the low frequencies most. Each held-out sample is weighted
+by the inverse of the local sampling density :math:`p(k)` (the mask smoothed by a Gaussian),
+which makes the weighted error an estimate of the error over all of k-space, and so (by
+Parseval) of the image error, of a reconstruction from the slightly thinner mask:
+
+.. math:: \\mathrm{CV}(\\hat x) = -10\\log_{10}
+          \\frac{\\sum_{j}\\sum_{k \\in \\Gamma_j} |y_k - (F \\hat x_j)_k|^2 / p(k)}
+               {\\sum_{j}\\sum_{k \\in \\Gamma_j} |y_k|^2 / p(k)},
+          \\qquad \\hat x_j = \\mathrm{method}(A_{\\Omega\\setminus\\Gamma_j},
+          y_{\\Omega\\setminus\\Gamma_j}),
+
+in dB, higher is better, per slice (``folds`` disjoint parts :math:`\\Gamma_j`, each a
+fraction ``frac`` of the sampled locations outside a fully kept centre box).
+
+:func:`cv_snr` scores one method, :func:`tune_rel_cv` chooses a CS weight with it,
+:func:`select` ranks methods, and :func:`auto` builds the reconstruction method that
+``npgd eval --auto`` reports: the learned model, CS-WV and CS-TV (each with its weight chosen
+by cross-validation) scored on the scan itself, and the best one used.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from npgd import linops
+from npgd._util import UsageError, check_int, check_positive_float
+from npgd.experiments.tune import CS_METHODS, grid_search
+
+__all__ = ["auto", "cv_snr", "holdout_split", "sampling_density", "select", "tune_rel_cv"]
+
+#: Half-width of the never-held-out centre box, as a fraction of each matrix size (the
+#: default of :func:`npgd.train.adapt.adapt`).
+CENTRE = 0.04
+#: Standard deviation (pixels) of the Gaussian that turns a mask into a sampling density.
+DENSITY_SIGMA = 3.0
+#: Smallest density a held-out sample's weight assumes (at most a weight of 50).
+DENSITY_FLOOR = 0.02
+
+
+def _mask_of(A: Any, where: str) -> np.ndarray:
+    if not isinstance(A, linops.MaskedFFT):
+        raise UsageError(f"{where}: A must be a linops.MaskedFFT (single-coil k-space "
+                         f"sampling), got {type(A).__name__}")
+    return np.asarray(A.mask.numpy()) != 0
+
+
+def _checked(A: Any, y: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
+    mask = _mask_of(A, where)
+    y = np.asarray(y)
+    if y.ndim not in (2, 3):
+        raise UsageError(f"{where}: y must be (H, W) or (N, H, W) k-space, got shape {y.shape}")
+    if y.shape[-2:] != mask.shape[-2:]:
+        raise UsageError(f"{where}: y's last two axes {y.shape[-2:]} differ from the mask's "
+                         f"{mask.shape[-2:]}")
+    if not np.isfinite(y).all():
+        raise UsageError(f"{where}: y holds NaN/Inf; expected finite k-space")
+    y3 = y if y.ndim == 3 else y[None]
+    return np.broadcast_to(mask, y3.shape), y3
+
+
+def sampling_density(mask: np.ndarray, sigma: float = DENSITY_SIGMA) -> np.ndarray:
+    """Local sampling density of a mask ``(..., H, W)``: the mask smoothed by a Gaussian of
+    ``sigma`` pixels (periodic, as k-space is), floored at :data:`DENSITY_FLOOR`.
+
+    Examples
+    --------
+    >>> m = np.zeros((8, 8), bool); m[:, ::2] = True
+    >>> d = sampling_density(m, sigma=2)
+    >>> d.shape, bool(np.allclose(d, 0.5, atol=0.05))
+    ((8, 8), True)
+    """
+    from scipy import ndimage
+
+    check_positive_float("sampling_density", "sigma", sigma)
+    m = np.asarray(mask, np.float64)
+    sig = (0,) * (m.ndim - 2) + (sigma, sigma)
+    return np.clip(ndimage.gaussian_filter(m, sig, mode="wrap"), DENSITY_FLOOR, 1.0)
+
+
+def holdout_split(mask: np.ndarray, folds: int = 2, frac: float = 0.15, seed: int = 0,
+                  centre: float = CENTRE) -> np.ndarray:
+    """``folds`` disjoint held-out sets ``(folds, N, H, W)`` bool, each a fraction ``frac``
+    of the sampled locations of each slice of ``mask`` ``(N, H, W)`` outside the centre box
+    (half-width ``centre`` times the matrix size, centred k-space), drawn from ``seed``.
+
+    Raises ValueError when ``folds * frac`` exceeds 1 or a slice has too few sampled
+    locations outside the centre to hold any out.
+
+    Examples
+    --------
+    >>> m = np.ones((1, 16, 16), bool)
+    >>> h = holdout_split(m, folds=2, frac=0.25, seed=0)
+    >>> h.shape, int(h[0].sum()), bool((h[0] & h[1]).any()), bool(h[:, 0, 8, 8].any())
+    ((2, 1, 16, 16), 63, False, False)
+    """
+    check_int("holdout_split", "folds", folds)
+    check_positive_float("holdout_split", "frac", frac)
+    if folds * frac > 1:
+        raise ValueError(f"holdout_split: folds * frac must be <= 1, got {folds} * {frac}")
+    if not 0 <= centre < 0.5:
+        raise ValueError(f"holdout_split: centre must be in [0, 0.5), got {centre!r}")
+    mask = np.asarray(mask, bool)
+    if mask.ndim != 3:
+        raise ValueError(f"holdout_split: mask must be (N, H, W), got shape {mask.shape}")
+    n, h, w = mask.shape
+    ky = np.abs(np.arange(h) - h // 2) <= centre * h
+    kx = np.abs(np.arange(w) - w // 2) <= centre * w
+    box = ky[:, None] & kx[None, :]
+    rng = np.random.default_rng(seed)
+    out = np.zeros((folds, n, h, w), bool)
+    for i in range(n):
+        idx = np.flatnonzero(mask[i] & ~box)
+        k = int(frac * len(idx))
+        if k < 1:
+            raise ValueError(f"holdout_split: slice {i} has {len(idx)} sampled location(s) "
+                             f"outside the centre box; too few to hold out a fraction {frac}")
+        idx = rng.permutation(idx)
+        for j in range(folds):
+            out[j, i].flat[idx[j * k:(j + 1) * k]] = True
+    return out
+
+
+def cv_snr(method: Callable, A: linops.MaskedFFT, y: Any, *, folds: int = 2,
+           frac: float = 0.15, seed: int = 0) -> np.ndarray:
+    """Cross-validated SNR (dB, per slice; the module's formula) of ``method`` ``(A, y) ->
+    x`` on measurements ``y`` ``(N, H, W)`` (or ``(H, W)``) of ``A`` (a
+    :class:`~npgd.linops.MaskedFFT`): ``folds`` reconstructions, each from the samples
+    outside one held-out part (:func:`holdout_split`), scored on that part with
+    inverse-density weights (:func:`sampling_density`). No reference image is used.
+
+    Examples
+    --------
+    >>> from npgd.problems import data, mri
+    >>> x = data.phantom((32, 32), seed=0)[None]
+    >>> A, y = mri.simulate(x, mri.vd_mask((32, 32), 2, seed=0, calib=4))
+    >>> zero_filled = lambda A, y: A.H(y)
+    >>> exact = lambda A, y: x
+    >>> bool(cv_snr(exact, A, y)[0] > 100), bool(cv_snr(zero_filled, A, y)[0] < 1)
+    (True, True)
+    """
+    mask, y3 = _checked(A, y, "cv_snr")
+    hold = holdout_split(mask, folds, frac, seed)
+    wts = 1.0 / sampling_density(mask)
+    num = np.zeros(len(y3))
+    den = np.zeros(len(y3))
+    for part in hold:
+        keep = mask & ~part
+        x = np.asarray(method(linops.MaskedFFT(keep), np.where(keep, y3, 0).astype(y3.dtype)))
+        if x.shape[-2:] != y3.shape[-2:]:
+            raise UsageError(f"cv_snr: method returned shape {x.shape}, expected images "
+                             f"{y3.shape}")
+        if not np.isfinite(x).all():
+            return np.full(len(y3), -math.inf)
+        held = np.where(part, y3, 0)
+        r = np.abs(linops.MaskedFFT(part)(x.reshape(y3.shape)) - held) ** 2
+        num += (wts * r).sum(axis=(-2, -1))
+        den += (wts * np.abs(held) ** 2).sum(axis=(-2, -1))
+    with np.errstate(divide="ignore"):
+        out = -10 * np.log10(num / den)
+    return out if np.asarray(y).ndim == 3 else out[:1]
+
+
+def tune_rel_cv(solve: Callable[[float], Callable], A: linops.MaskedFFT, y: Any, *,
+                start: float, points: int = 3, folds: int = 2, frac: float = 0.15,
+                seed: int = 0, log: Callable[[str], Any] | None = None) -> dict:
+    """The relative weight ``r`` that maximizes the mean :func:`cv_snr` of the method
+    ``solve(r)`` on measurements ``y`` of ``A``: the grid search of
+    :func:`npgd.experiments.tune.tune_rel` (``points`` values around ``start``, a factor
+    :math:`\\sqrt{10}` apart, extended while the best is at an end), scored without a
+    reference.
+
+    Returns ``rel``, ``cv_snr`` (its mean score, dB), ``grid``, ``scores`` and ``at_edge``.
+
+    Examples
+    --------
+    >>> from npgd.experiments import cs_tv
+    >>> from npgd.problems import data, mri
+    >>> x = data.phantom((32, 32), seed=0)[None]
+    >>> A, y = mri.simulate(x, mri.vd_mask((32, 32), 3, seed=0, calib=4))
+    >>> out = tune_rel_cv(lambda r: lambda A, y: cs_tv(A, y, rel=r, iters=30), A, y,
+    ...                   start=1e-3, points=2)
+    >>> out["rel"] in out["grid"], len(out["grid"]) >= 2
+    (True, True)
+    """
+    def score(r: float) -> float:
+        s = cv_snr(solve(r), A, y, folds=folds, frac=frac, seed=seed)
+        return -math.inf if np.isnan(s).any() else float(np.mean(s))
+
+    out = grid_search(score, start=start, points=points, log=log, unit="dB (k-space CV)")
+    return {"rel": out["rel"], "cv_snr": out["score"], "grid": out["grid"],
+            "scores": out["scores"], "at_edge": out["at_edge"]}
+
+
+def select(methods: dict[str, Callable], A: linops.MaskedFFT, y: Any, *, folds: int = 2,
+           frac: float = 0.15, seed: int = 0) -> dict:
+    """Rank methods ``(A, y) -> x`` by their mean :func:`cv_snr` on the same held-out
+    parts of ``y``; returns ``{"scores": {name: dB}, "best": name}``.
+
+    Examples
+    --------
+    >>> from npgd.problems import data, mri
+    >>> x = data.phantom((32, 32), seed=0)[None]
+    >>> A, y = mri.simulate(x, mri.vd_mask((32, 32), 2, seed=0, calib=4))
+    >>> select({"zero-filled": lambda A, y: A.H(y), "exact": lambda A, y: x}, A, y)["best"]
+    'exact'
+    """
+    if not methods:
+        raise UsageError("select: methods is empty; expected at least one (A, y) -> x method")
+    scores = {k: float(np.mean(cv_snr(f, A, y, folds=folds, frac=frac, seed=seed)))
+              for k, f in methods.items()}
+    return {"scores": scores, "best": max(scores, key=scores.get)}
+
+
+def auto(net: Any = None, *, name: str = "NPGD", cs_iters: int = 300, slices: int = 3,
+         points: int = 3, folds: int = 2, frac: float = 0.15, seed: int = 0,
+         amp: bool = False, log: Callable[[str], Any] | None = None) -> Callable:
+    """A reconstruction method ``(A, y) -> x`` that chooses, on the measurements it is
+    given and without a reference, between the network ``net`` (a
+    :class:`~npgd.solvers.NeuralPGD`; None: CS only), CS-WV and CS-TV, the CS weights chosen
+    by :func:`tune_rel_cv`, and reconstructs every slice with the winner.
+
+    The choice is made once per call, on at most ``slices`` slices spread through ``y`` (all
+    of them when there are fewer), by the mean :func:`cv_snr`; the method keeps what it chose
+    in its attribute ``choice`` (``method``, ``rel`` for CS, every candidate's score, the
+    slices scored and the seconds spent choosing).
+
+    Examples
+    --------
+    >>> from npgd.problems import data, mri
+    >>> x = data.phantom((32, 32), seed=0)[None]
+    >>> A, y = mri.simulate(x, mri.vd_mask((32, 32), 3, seed=0, calib=4))
+    >>> run = auto(None, cs_iters=20, points=2)
+    >>> run(A, y).shape, run.choice["method"] in ("CS-WV", "CS-TV")
+    ((1, 32, 32), True)
+    """
+    from npgd.experiments.compare import neural
+
+    check_int("auto", "cs_iters", cs_iters)
+    check_int("auto", "slices", slices)
+    check_int("auto", "points", points, 2)
+    candidates = {name: neural(net, amp=amp)} if net is not None else {}
+
+    def run(A: linops.MaskedFFT, y: Any) -> Any:
+        t0 = time.perf_counter()
+        mask, y3 = _checked(A, y, "auto")
+        n = len(y3)
+        # the middles of `slices` equal parts of the stack: distinct, spread, off the ends
+        pick = [int(v) for v in (np.arange(slices) + 0.5) * n / slices] if n > slices \
+            else list(range(n))
+        Ak, yk = linops.MaskedFFT(mask[pick]), y3[pick]
+        kw = {"folds": folds, "frac": frac, "seed": seed}
+        scores, rels = {}, {}
+        for k, f in candidates.items():
+            scores[k] = float(np.mean(cv_snr(f, Ak, yk, **kw)))
+            if log is not None:
+                log(f"auto: {k} {scores[k]:.2f} dB (k-space CV)")
+        for k, (f, start) in CS_METHODS.items():
+            t = tune_rel_cv(lambda r, f=f: (lambda A, y: f(A, y, rel=r, iters=cs_iters)),
+                            Ak, yk, start=start, points=points, **kw)
+            scores[k], rels[k] = t["cv_snr"], t["rel"]
+            if log is not None:
+                log(f"auto: {k} rel {t['rel']:.3g} {t['cv_snr']:.2f} dB (k-space CV)")
+        best = max(scores, key=scores.get)
+        run.choice = {"method": best, "rel": rels.get(best), "cs_rel": rels,
+                      "cv_snr": scores, "slices": pick,
+                      "seconds": round(time.perf_counter() - t0, 3)}
+        if log is not None:
+            log(f"auto: chose {best}" + (f" (rel {rels[best]:.3g})" if best in rels else ""))
+        if best in rels:
+            f = CS_METHODS[best][0]
+            return f(A, y, rel=rels[best], iters=cs_iters)
+        return candidates[best](A, y)
+
+    run.choice = None
+    return run
