@@ -12,9 +12,13 @@ other two, as on the docs page "Generalization"::
 
     python scripts/conditions.py mri-general old/mri-general.pt
     python scripts/conditions.py mri-general old/mri-general.pt --cs --only "5x vd 20 dB"
+    python scripts/conditions.py mri-general --cs --auto
 
 Prints one line per source and condition (mean SNR, dB) and, for every model after the
-first, its mean difference to the first.
+first, its mean difference to the first. With ``--auto`` (needs ``--cs``) the reference-free
+choice between the first model, CS-WV and CS-TV (:func:`npgd.experiments.kcv.auto`) runs
+too, and each line and the summary give its margin to the better tuned CS method and the
+first model's.
 """
 
 from __future__ import annotations
@@ -30,7 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cross_dataset as cd  # noqa: E402  (the sources and slice picking of the docs table)
 
 from npgd.experiments.compare import neural  # noqa: E402
-from npgd.experiments.evaluate import evaluate, load_net  # noqa: E402
+from npgd.experiments.evaluate import AUTO, evaluate, load_net  # noqa: E402
+from npgd.experiments.kcv import UNIT_OF_FAMILY, auto  # noqa: E402
 
 #: (label, acceleration, mask family, k-space SNR in dB or None, Rician noise of the
 #: reference as a fraction of its 99.5th percentile)
@@ -64,36 +69,58 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cs", action="store_true", help="also tuned CS (scores two slices)")
     p.add_argument("--only", nargs="+", default=None, metavar="LABEL",
                    help="conditions to run (default: all of CONDITIONS)")
+    p.add_argument("--auto", action="store_true",
+                   help="also the reference-free choice of npgd.experiments.kcv.auto")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
+    if args.auto and not args.cs:
+        p.error("--auto: needs --cs (its margin is to the tuned CS methods)")
     conds = [c for c in CONDITIONS if args.only is None or c[0] in args.only]
     if not conds:
         p.error(f"--only: expected labels among {[c[0] for c in CONDITIONS]}")
     extra = {}  # display name -> method, loaded and named as npgd eval does (load_net)
+    nets = {}
     for m in args.models:
         file = m.endswith(".pt")
         net, name = load_net(argparse.Namespace(checkpoint=m if file else None,
                                                 model=None if file else m, device=None,
                                                 threads=args.threads))
-        extra[name] = neural(net)
+        extra[name], nets[name] = neural(net), net
     first, *others = extra
+    margins: dict[str, list[float]] = {first: [], AUTO: []}
     diffs: dict[str, list[float]] = {m: [] for m in others}
     sources = {name: load for name, _, load in cd.SOURCES}
     for src in HELD_OUT_MR:
         x = cd._pick(sources[src](), 3)
         for label, accel, family, db, ref in conds:
+            methods = dict(extra)
+            if args.auto:
+                methods[AUTO] = auto(nets[first], name=first, points=3, seed=1000,
+                                     unit=UNIT_OF_FAMILY[family])
             res, _, _ = evaluate(rician(x, ref), None, accel=accel, mask=family, noise_db=db,
                                  seed=1000,
                                  tune=args.cs, calib_slices=1, points=3, classic=args.cs,
-                                 extra=extra)
+                                 extra=methods)
             snr = {r["method"]: r["snr"] for r in res["methods"]}
             for m in others:
                 diffs[m].append(snr[m] - snr[first])
-            print(f"{src:28s} {label:20s} " + "  ".join(
-                f"{k} {v:6.2f}" for k, v in snr.items() if k != "zero-filled"), flush=True)
+            line = f"{src:28s} {label:20s} " + "  ".join(
+                f"{k} {v:6.2f}" for k, v in snr.items() if k != "zero-filled")
+            if args.auto:
+                for m in margins:
+                    margins[m].append(res["minus_best_cs_db"][m])
+                chose = methods[AUTO].choice["method"]
+                line += (f"  | {first} - CS {margins[first][-1]:+.2f}, auto "
+                         f"({'model' if chose == first else chose}) - CS "
+                         f"{margins[AUTO][-1]:+.2f}")
+            print(line, flush=True)
     for m in others:
         print(f"{m} - {first}: mean {np.mean(diffs[m]):+.2f} dB, min {min(diffs[m]):+.2f}, "
               f"max {max(diffs[m]):+.2f}")
+    if args.auto:
+        for m, v in margins.items():
+            print(f"{m} - best tuned CS: mean {np.mean(v):+.2f} dB, min {min(v):+.2f}, "
+                  f"{sum(d >= 0 for d in v)} of {len(v)} >= 0")
     return 0
 
 

@@ -165,6 +165,61 @@ def test_npgd_eval_auto_reports_the_choice(tmp_path):
     assert names[-1] == "auto (k-space CV)"
     assert res["auto"]["method"] in ("NPGD (model.pt)", "CS-WV", "CS-TV")
     assert "auto (k-space CV)" in res["minus_best_cs_db"]
-    assert main(["eval", "--auto", "--sweep", "--out", str(tmp_path / "s")]) == 2
     assert main(["eval", "--auto", "--no-classic", "--out", str(tmp_path / "s")]) == 2
     assert main(["eval", "--auto", "--simulate-coils", "2", "--out", str(tmp_path / "s")]) == 2
+
+
+def test_sweep_with_auto_reports_its_margin_and_choice_in_every_condition(tmp_path):
+    torch = pytest.importorskip("torch")
+    from npgd.experiments.sweep import format_sweep, plot_sweep, sweep
+    from npgd.models import build_model
+
+    torch.manual_seed(0)
+    net = build_model({"features": 4, "iters": 1}).eval()
+    x = np.stack([data.phantom((32, 32), seed=s) for s in range(3)])
+    base = {"accel": 3.0, "mask": "vd", "noise_db": None, "size": None}
+    conds = [{"factor": "base", **base}, {"factor": "noise", **base, "noise_db": 30.0}]
+    out = sweep(x, net, conds, name="tiny", cs_iters=10, points=2, auto=True)
+    for r in out["conditions"]:
+        best_cs = max(r["snr"]["CS-WV"], r["snr"]["CS-TV"])
+        assert r["auto_minus_best_cs_db"] == pytest.approx(r["snr"]["auto (k-space CV)"]
+                                                           - best_cs)
+        assert r["auto_choice"]["method"] in ("model", "CS-WV", "CS-TV")
+    table = format_sweep(out["conditions"], name="tiny")
+    assert "auto-CS" in table.splitlines()[0] and len(table.splitlines()) == 3
+    assert plot_sweep(tmp_path / "s.png", out).stat().st_size > 1000
+
+
+def test_holdout_keeps_the_mask_family_whole_lines_and_whole_spokes():
+    lines = mri.line_mask((40, 48), 3, center_fraction=0.1, seed=0)[None]
+    h = holdout_split(lines, folds=2, frac=0.15, seed=0)  # "auto" sees the lines
+    assert (h == h[:, :, :1]).all()  # whole columns
+    assert not (h & ~lines).any() and not (h[0] & h[1]).any()
+    assert not h[:, 0, :, 23:26].any()  # the centre band (|kx| <= 0.04 W) is kept
+    rows = np.swapaxes(lines, 1, 2)
+    hr = holdout_split(rows, folds=2, frac=0.15, seed=0)
+    assert (hr == hr[:, :, :, :1]).all()  # whole rows
+    assert 0.1 < h[0].sum() / lines.sum() < 0.2
+    radial = mri.vd_radial_mask((64, 64), 4, seed=0)[None]
+    hs = holdout_split(radial, folds=2, frac=0.15, seed=0, unit="spoke")
+    ky, kx = np.mgrid[-32:32, -32:32] / 32
+    wedge = np.degrees(np.arctan2(ky, kx)).astype(int) % 360
+    outside = holdout_split(radial, folds=1, frac=1.0, unit="spoke")[0, 0]  # all but the box
+    assert outside.sum() > 0.9 * radial.sum()
+    held = np.unique(wedge[hs[0, 0]])
+    assert 0 < len(held) < len(np.unique(wedge[outside]))
+    for b in held:  # a wedge held out is held out whole
+        assert not (outside & (wedge == b) & ~hs[0, 0]).any()
+    with pytest.raises(ValueError, match="unit 'line' needs"):
+        holdout_split(radial, unit="line")
+    with pytest.raises(ValueError, match="unit must be one of"):
+        holdout_split(radial, unit="spokes")
+
+
+def test_radial_density_is_constant_on_rings():
+    radial = mri.vd_radial_mask((64, 64), 4, seed=0)
+    d = sampling_density(radial, radial=True)
+    ky, kx = np.mgrid[-32:32, -32:32]
+    ring = (np.hypot(ky, kx).round() == 20)
+    assert np.ptp(d[ring]) < 1e-9 and abs(d[ring][0] - radial[ring].mean()) < 0.05
+    assert d[32, 32] == 1.0 and d.min() >= 0.02

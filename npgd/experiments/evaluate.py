@@ -349,7 +349,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="also report the method chosen without a reference: the model, CS-WV "
                    "or CS-TV (their lambda chosen alike), whichever best predicts k-space "
                    "samples held out of the evaluated measurements (k-space "
-                   "cross-validation, npgd.experiments.kcv.auto; single-coil)")
+                   "cross-validation, npgd.experiments.kcv.auto; single-coil; with --sweep "
+                   "in every condition)")
     g = p.add_argument_group("adaptation")
     g.add_argument("--adapt", type=int, default=0, metavar="STEPS",
                    help="also report the model fine-tuned on the evaluated k-space itself, "
@@ -445,8 +446,6 @@ def check_args(args: argparse.Namespace) -> None:
         raise bad("--adapt-lr", "a finite number > 0", args.adapt_lr)
     if args.adapt and getattr(args, "sweep", False):
         raise UsageError("--adapt: not with --sweep (adapt one evaluation at a time)")
-    if getattr(args, "auto", False) and getattr(args, "sweep", False):
-        raise UsageError("--auto: not with --sweep (choose in one evaluation at a time)")
     if getattr(args, "auto", False) and args.no_classic:
         raise UsageError("--auto: chooses between the model and CS; not with --no-classic")
     save = getattr(args, "save_adapted", None)
@@ -598,10 +597,11 @@ def run(args: argparse.Namespace, log: Callable[[str], Any] = print,
     net, name = load_net(args)
     extra = {f"{name}, adapted": adapter(net, args)} if args.adapt else {}
     if getattr(args, "auto", False):
-        from npgd.experiments.kcv import auto
+        from npgd.experiments.kcv import UNIT_OF_FAMILY, auto
 
         extra[AUTO] = auto(net, name=name, cs_iters=args.cs_iters, points=args.grid_points,
-                           seed=args.seed, amp=args.amp, log=log)
+                           seed=args.seed, unit=UNIT_OF_FAMILY[args.mask], amp=args.amp,
+                           log=log)
     noise = (f"{args.noise:g} dB k-space SNR" if args.noise is not None
              else f"noise std {args.noise_std:g}" if args.noise_std else "noiseless")
     log(f"{len(x)} slices {x.shape[1]}x{x.shape[2]}, {args.accel:g}x {args.mask} masks "

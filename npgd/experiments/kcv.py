@@ -44,7 +44,8 @@ from npgd import linops
 from npgd._util import UsageError, check_int, check_positive_float
 from npgd.experiments.tune import CS_METHODS, grid_search
 
-__all__ = ["auto", "cv_snr", "holdout_split", "sampling_density", "select", "tune_rel_cv"]
+__all__ = ["UNITS", "UNIT_OF_FAMILY", "auto", "cv_snr", "holdout_split", "sampling_density",
+           "select", "tune_rel_cv"]
 
 #: Half-width of the never-held-out centre box, as a fraction of each matrix size (the
 #: default of :func:`npgd.train.adapt.adapt`).
@@ -76,9 +77,19 @@ def _checked(A: Any, y: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
     return np.broadcast_to(mask, y3.shape), y3
 
 
-def sampling_density(mask: np.ndarray, sigma: float = DENSITY_SIGMA) -> np.ndarray:
-    """Local sampling density of a mask ``(..., H, W)``: the mask smoothed by a Gaussian of
-    ``sigma`` pixels (periodic, as k-space is), floored at :data:`DENSITY_FLOOR`.
+#: The sampling units :func:`holdout_split` holds out whole.
+UNITS = ("auto", "point", "line", "spoke")
+#: The unit to hold out for each mask family of ``npgd eval --mask``.
+UNIT_OF_FAMILY = {"vd": "point", "radial": "spoke", "lines": "line"}
+
+
+def sampling_density(mask: np.ndarray, sigma: float = DENSITY_SIGMA,
+                     radial: bool = False) -> np.ndarray:
+    """Local sampling density of a mask ``(..., H, W)``, floored at :data:`DENSITY_FLOOR`:
+    the mask smoothed by a Gaussian of ``sigma`` pixels (periodic, as k-space is), or with
+    ``radial`` its mean over rings of equal normalized radius
+    :math:`\\sqrt{(2k_y/H)^2 + (2k_x/W)^2}` about the centre (for radial masks, whose spokes
+    are too far apart at the edge for a local average).
 
     Examples
     --------
@@ -86,20 +97,84 @@ def sampling_density(mask: np.ndarray, sigma: float = DENSITY_SIGMA) -> np.ndarr
     >>> d = sampling_density(m, sigma=2)
     >>> d.shape, bool(np.allclose(d, 0.5, atol=0.05))
     ((8, 8), True)
+    >>> bool(np.allclose(sampling_density(m, radial=True)[4], [.5, .5, .5, .5, 1, .5, .5, .5],
+    ...                  atol=0.3))
+    True
     """
     from scipy import ndimage
 
     check_positive_float("sampling_density", "sigma", sigma)
     m = np.asarray(mask, np.float64)
-    sig = (0,) * (m.ndim - 2) + (sigma, sigma)
-    return np.clip(ndimage.gaussian_filter(m, sig, mode="wrap"), DENSITY_FLOOR, 1.0)
+    if m.ndim < 2:
+        raise ValueError(f"sampling_density: mask must be (..., H, W), got shape {m.shape}")
+    if not radial:
+        sig = (0,) * (m.ndim - 2) + (sigma, sigma)
+        return np.clip(ndimage.gaussian_filter(m, sig, mode="wrap"), DENSITY_FLOOR, 1.0)
+    h, w = m.shape[-2:]
+    rho = _radius((h, w))
+    ring = np.minimum((rho * max(h, w) / 2).round().astype(int), max(h, w))
+    flat = m.reshape(-1, h * w)
+    out = np.empty_like(flat)
+    for i, row in enumerate(flat):
+        mean = np.bincount(ring.ravel(), row) / np.maximum(np.bincount(ring.ravel()), 1)
+        out[i] = mean[ring.ravel()]
+    return np.clip(out.reshape(m.shape), DENSITY_FLOOR, 1.0)
+
+
+def _radius(shape: tuple[int, int]) -> np.ndarray:
+    h, w = shape
+    ky = (np.arange(h) - h // 2) / (h / 2)
+    kx = (np.arange(w) - w // 2) / (w / 2)
+    return np.hypot(ky[:, None], kx[None, :])
+
+
+def _unit_of(mask: np.ndarray) -> str:
+    """``"line"`` when every slice's mask is constant along one axis (whole phase-encode
+    lines, not fully sampled), ``"point"`` otherwise."""
+    for axis in (-2, -1):
+        const = (mask == np.take(mask, [0], axis=axis)).all()
+        if const and not mask.all():
+            return "line"
+    return "point"
+
+
+def _units(mask: np.ndarray, box: np.ndarray, unit: str) -> list[np.ndarray]:
+    """The sampled locations of one slice outside ``box``, grouped into the units held out
+    whole: single points, whole lines (the mask is constant along one axis) or one-degree
+    wedges about the centre (the spokes of a radial mask)."""
+    h, w = mask.shape
+    free = mask & ~box
+    if unit == "point":
+        return [np.array([i]) for i in np.flatnonzero(free)]
+    if unit == "line":
+        if (mask == mask[:1]).all():  # whole columns
+            cols = [c for c in range(w) if free[:, c].any()]
+            return [np.ravel_multi_index((np.flatnonzero(free[:, c]), np.full(
+                int(free[:, c].sum()), c)), (h, w)) for c in cols]
+        if (mask == mask[:, :1]).all():  # whole rows
+            rows = [r for r in range(h) if free[r].any()]
+            return [np.ravel_multi_index((np.full(int(free[r].sum()), r),
+                                          np.flatnonzero(free[r])), (h, w)) for r in rows]
+        raise ValueError("holdout_split: unit 'line' needs a mask constant along one axis "
+                         "(whole lines), got one that is not")
+    ky = (np.arange(h) - h // 2) / (h / 2)
+    kx = (np.arange(w) - w // 2) / (w / 2)
+    ang = np.degrees(np.arctan2(ky[:, None], kx[None, :])).astype(int) % 360
+    idx = np.flatnonzero(free)
+    bins = ang.ravel()[idx]
+    return [idx[bins == b] for b in np.unique(bins)]
 
 
 def holdout_split(mask: np.ndarray, folds: int = 2, frac: float = 0.15, seed: int = 0,
-                  centre: float = CENTRE) -> np.ndarray:
-    """``folds`` disjoint held-out sets ``(folds, N, H, W)`` bool, each a fraction ``frac``
-    of the sampled locations of each slice of ``mask`` ``(N, H, W)`` outside the centre box
-    (half-width ``centre`` times the matrix size, centred k-space), drawn from ``seed``.
+                  centre: float = CENTRE, unit: str = "auto") -> np.ndarray:
+    """``folds`` disjoint held-out sets ``(folds, N, H, W)`` bool, each about a fraction
+    ``frac`` of the sampled locations of each slice of ``mask`` ``(N, H, W)`` outside the
+    centre box (half-width ``centre`` times the matrix size, centred k-space), drawn from
+    ``seed`` in whole sampling units, so that the thinned mask keeps the mask's family:
+    ``"point"`` (single locations: random and variable-density masks), ``"line"`` (whole
+    lines of a mask constant along one axis), ``"spoke"`` (one-degree wedges about the
+    centre, so whole spokes of a radial mask); ``"auto"``: ``"line"`` for a line mask,
+    ``"point"`` otherwise.
 
     Raises ValueError when ``folds * frac`` exceeds 1 or a slice has too few sampled
     locations outside the centre to hold any out.
@@ -110,6 +185,10 @@ def holdout_split(mask: np.ndarray, folds: int = 2, frac: float = 0.15, seed: in
     >>> h = holdout_split(m, folds=2, frac=0.25, seed=0)
     >>> h.shape, int(h[0].sum()), bool((h[0] & h[1]).any()), bool(h[:, 0, 8, 8].any())
     ((2, 1, 16, 16), 63, False, False)
+    >>> lines = np.zeros((1, 16, 16), bool); lines[:, :, ::2] = True
+    >>> h = holdout_split(lines, folds=1, frac=0.25)
+    >>> bool((h[0, 0] == h[0, 0, :1]).all())  # whole columns
+    True
     """
     check_int("holdout_split", "folds", folds)
     check_positive_float("holdout_split", "frac", frac)
@@ -117,6 +196,8 @@ def holdout_split(mask: np.ndarray, folds: int = 2, frac: float = 0.15, seed: in
         raise ValueError(f"holdout_split: folds * frac must be <= 1, got {folds} * {frac}")
     if not 0 <= centre < 0.5:
         raise ValueError(f"holdout_split: centre must be in [0, 0.5), got {centre!r}")
+    if unit not in UNITS:
+        raise ValueError(f"holdout_split: unit must be one of {UNITS}, got {unit!r}")
     mask = np.asarray(mask, bool)
     if mask.ndim != 3:
         raise ValueError(f"holdout_split: mask must be (N, H, W), got shape {mask.shape}")
@@ -124,27 +205,50 @@ def holdout_split(mask: np.ndarray, folds: int = 2, frac: float = 0.15, seed: in
     ky = np.abs(np.arange(h) - h // 2) <= centre * h
     kx = np.abs(np.arange(w) - w // 2) <= centre * w
     box = ky[:, None] & kx[None, :]
+    if unit == "auto":
+        unit = _unit_of(mask)
+    if unit == "line":  # a line through the centre band is kept, whole
+        columns = bool((mask == mask[:, :1]).all())
+        box = np.broadcast_to(kx[None, :] if columns else ky[:, None], (h, w))
     rng = np.random.default_rng(seed)
     out = np.zeros((folds, n, h, w), bool)
     for i in range(n):
-        idx = np.flatnonzero(mask[i] & ~box)
-        k = int(frac * len(idx))
-        if k < 1:
-            raise ValueError(f"holdout_split: slice {i} has {len(idx)} sampled location(s) "
-                             f"outside the centre box; too few to hold out a fraction {frac}")
-        idx = rng.permutation(idx)
-        for j in range(folds):
-            out[j, i].flat[idx[j * k:(j + 1) * k]] = True
+        if unit == "point":
+            idx = np.flatnonzero(mask[i] & ~box)
+            k = int(frac * len(idx))
+            if k < 1:
+                raise ValueError(f"holdout_split: slice {i} has {len(idx)} sampled "
+                                 f"location(s) outside the centre box; too few to hold out "
+                                 f"a fraction {frac}")
+            idx = rng.permutation(idx)
+            for j in range(folds):
+                out[j, i].flat[idx[j * k:(j + 1) * k]] = True
+            continue
+        units = _units(mask[i], box, unit)
+        share = frac * sum(len(u) for u in units)
+        if len(units) < 2 * folds or share < 1:
+            raise ValueError(f"holdout_split: slice {i} has {len(units)} {unit}(s) outside "
+                             f"the centre box; too few to hold out a fraction {frac} in each "
+                             f"of {folds} fold(s)")
+        j, count = 0, 0
+        for u in rng.permutation(len(units)):  # whole units, each fold up to its share
+            out[j, i].flat[units[u]] = True
+            count += len(units[u])
+            if count >= share:
+                j, count = j + 1, 0
+                if j == folds:
+                    break
     return out
 
 
 def cv_snr(method: Callable, A: linops.MaskedFFT, y: Any, *, folds: int = 2,
-           frac: float = 0.15, seed: int = 0) -> np.ndarray:
+           frac: float = 0.15, seed: int = 0, unit: str = "auto") -> np.ndarray:
     """Cross-validated SNR (dB, per slice; the module's formula) of ``method`` ``(A, y) ->
     x`` on measurements ``y`` ``(N, H, W)`` (or ``(H, W)``) of ``A`` (a
     :class:`~npgd.linops.MaskedFFT`): ``folds`` reconstructions, each from the samples
-    outside one held-out part (:func:`holdout_split`), scored on that part with
-    inverse-density weights (:func:`sampling_density`). No reference image is used.
+    outside one held-out part (:func:`holdout_split`, in sampling units ``unit``), scored
+    on that part with inverse-density weights (:func:`sampling_density`; averaged over
+    rings for ``unit="spoke"``). No reference image is used.
 
     Examples
     --------
@@ -157,8 +261,8 @@ def cv_snr(method: Callable, A: linops.MaskedFFT, y: Any, *, folds: int = 2,
     (True, True)
     """
     mask, y3 = _checked(A, y, "cv_snr")
-    hold = holdout_split(mask, folds, frac, seed)
-    wts = 1.0 / sampling_density(mask)
+    hold = holdout_split(mask, folds, frac, seed, unit=unit)
+    wts = 1.0 / sampling_density(mask, radial=unit == "spoke")
     num = np.zeros(len(y3))
     den = np.zeros(len(y3))
     for part in hold:
@@ -180,7 +284,8 @@ def cv_snr(method: Callable, A: linops.MaskedFFT, y: Any, *, folds: int = 2,
 
 def tune_rel_cv(solve: Callable[[float], Callable], A: linops.MaskedFFT, y: Any, *,
                 start: float, points: int = 3, folds: int = 2, frac: float = 0.15,
-                seed: int = 0, log: Callable[[str], Any] | None = None) -> dict:
+                seed: int = 0, unit: str = "auto",
+                log: Callable[[str], Any] | None = None) -> dict:
     """The relative weight ``r`` that maximizes the mean :func:`cv_snr` of the method
     ``solve(r)`` on measurements ``y`` of ``A``: the grid search of
     :func:`npgd.experiments.tune.tune_rel` (``points`` values around ``start``, a factor
@@ -201,7 +306,7 @@ def tune_rel_cv(solve: Callable[[float], Callable], A: linops.MaskedFFT, y: Any,
     (True, True)
     """
     def score(r: float) -> float:
-        s = cv_snr(solve(r), A, y, folds=folds, frac=frac, seed=seed)
+        s = cv_snr(solve(r), A, y, folds=folds, frac=frac, seed=seed, unit=unit)
         return -math.inf if np.isnan(s).any() else float(np.mean(s))
 
     out = grid_search(score, start=start, points=points, log=log, unit="dB (k-space CV)")
@@ -210,7 +315,7 @@ def tune_rel_cv(solve: Callable[[float], Callable], A: linops.MaskedFFT, y: Any,
 
 
 def select(methods: dict[str, Callable], A: linops.MaskedFFT, y: Any, *, folds: int = 2,
-           frac: float = 0.15, seed: int = 0) -> dict:
+           frac: float = 0.15, seed: int = 0, unit: str = "auto") -> dict:
     """Rank methods ``(A, y) -> x`` by their mean :func:`cv_snr` on the same held-out
     parts of ``y``; returns ``{"scores": {name: dB}, "best": name}``.
 
@@ -224,14 +329,15 @@ def select(methods: dict[str, Callable], A: linops.MaskedFFT, y: Any, *, folds: 
     """
     if not methods:
         raise UsageError("select: methods is empty; expected at least one (A, y) -> x method")
-    scores = {k: float(np.mean(cv_snr(f, A, y, folds=folds, frac=frac, seed=seed)))
+    scores = {k: float(np.mean(cv_snr(f, A, y, folds=folds, frac=frac, seed=seed, unit=unit)))
               for k, f in methods.items()}
     return {"scores": scores, "best": max(scores, key=scores.get)}
 
 
 def auto(net: Any = None, *, name: str = "NPGD", cs_iters: int = 300, slices: int = 3,
          points: int = 3, folds: int = 2, frac: float = 0.15, seed: int = 0,
-         amp: bool = False, log: Callable[[str], Any] | None = None) -> Callable:
+         unit: str = "auto", amp: bool = False,
+         log: Callable[[str], Any] | None = None) -> Callable:
     """A reconstruction method ``(A, y) -> x`` that chooses, on the measurements it is
     given and without a reference, between the network ``net`` (a
     :class:`~npgd.solvers.NeuralPGD`; None: CS only), CS-WV and CS-TV, the CS weights chosen
@@ -240,7 +346,8 @@ def auto(net: Any = None, *, name: str = "NPGD", cs_iters: int = 300, slices: in
     The choice is made once per call, on at most ``slices`` slices spread through ``y`` (all
     of them when there are fewer), by the mean :func:`cv_snr`; the method keeps what it chose
     in its attribute ``choice`` (``method``, ``rel`` for CS, every candidate's score, the
-    slices scored and the seconds spent choosing).
+    slices scored and the seconds spent choosing). ``unit`` is the sampling unit held out
+    whole (:func:`holdout_split`; :data:`UNIT_OF_FAMILY` for npgd's mask families).
 
     Examples
     --------
@@ -266,7 +373,7 @@ def auto(net: Any = None, *, name: str = "NPGD", cs_iters: int = 300, slices: in
         pick = [int(v) for v in (np.arange(slices) + 0.5) * n / slices] if n > slices \
             else list(range(n))
         Ak, yk = linops.MaskedFFT(mask[pick]), y3[pick]
-        kw = {"folds": folds, "frac": frac, "seed": seed}
+        kw = {"folds": folds, "frac": frac, "seed": seed, "unit": unit}
         scores, rels = {}, {}
         for k, f in candidates.items():
             scores[k] = float(np.mean(cv_snr(f, Ak, yk, **kw)))

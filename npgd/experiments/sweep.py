@@ -20,7 +20,7 @@ import numpy as np
 
 from npgd._util import UsageError, atomic_write, crop_or_pad, strict_json
 from npgd.experiments.compare import new_figure, save_figure
-from npgd.experiments.evaluate import MASKS, evaluate
+from npgd.experiments.evaluate import AUTO, MASKS, evaluate
 
 __all__ = ["add_sweep_arguments", "conditions", "format_sweep", "plot_sweep", "resize_to",
            "run", "sweep"]
@@ -89,14 +89,18 @@ def sweep(
     cs_iters: int = 300,
     points: int = 3,
     seed: int = 0,
+    auto: bool = False,
     log: Callable[[str], Any] | None = None,
 ) -> dict:
     """:func:`npgd.experiments.evaluate.evaluate` with tuned CS in each condition of
     ``conds`` (:func:`conditions`) on the slices ``x`` (``calib_slices`` of them tune).
+    With ``auto``, also the reference-free choice between the model, CS-WV and CS-TV
+    (:func:`npgd.experiments.kcv.auto`, made on the scored slices' measurements).
 
     Returns a dict with ``"conditions"``: per condition its settings, the images' ``shape``,
     the mean SNR (dB) and SSIM of every method, the chosen CS weights, the seconds it took,
-    and ``npgd_minus_best_cs_db``.
+    and ``npgd_minus_best_cs_db`` (with ``auto`` also ``auto_minus_best_cs_db`` and
+    ``auto_choice``: the method chosen, its weight for CS, every candidate's score).
 
     Examples
     --------
@@ -109,13 +113,19 @@ def sweep(
     >>> sorted(out["conditions"][0]["snr"])
     ['CS-TV', 'CS-WV', 'NPGD', 'zero-filled']
     """
+    from npgd.experiments.kcv import UNIT_OF_FAMILY
+    from npgd.experiments.kcv import auto as auto_method
+
     rows = []
     for c in conds:
         t = time.perf_counter()
         xc = x if c["size"] is None else resize_to(x, c["size"])
+        extra = {AUTO: auto_method(net, name=name, cs_iters=cs_iters, points=points,
+                                   seed=seed, unit=UNIT_OF_FAMILY[c["mask"]])} \
+            if auto else None
         res, _, _ = evaluate(xc, net, name=name, accel=c["accel"], mask=c["mask"],
                              noise_db=c["noise_db"], tune=True, calib_slices=calib_slices,
-                             points=points, cs_iters=cs_iters, seed=seed)
+                             points=points, cs_iters=cs_iters, seed=seed, extra=extra)
         row = {**c, "shape": list(xc.shape[1:]),
                "snr": {m["method"]: m["snr"] for m in res["methods"]},
                "ssim": {m["method"]: m["ssim"] for m in res["methods"]},
@@ -123,6 +133,12 @@ def sweep(
                "tuning_at_edge": [k for k, v in res["tuning"].items() if v["at_edge"]],
                "npgd_minus_best_cs_db": res["npgd_minus_best_cs_db"],
                "seconds": time.perf_counter() - t}
+        if auto:
+            choice = extra[AUTO].choice
+            row.update(auto_minus_best_cs_db=res["minus_best_cs_db"][AUTO],
+                       auto_choice={"method": "model" if choice["method"] == name
+                                    else choice["method"], "rel": choice["rel"],
+                                    "cv_snr": choice["cv_snr"]})
         rows.append(row)
         if log is not None:
             log(format_sweep([row], header=len(rows) == 1, name=name))
@@ -139,7 +155,8 @@ def _label(c: dict) -> str:
 
 def format_sweep(rows: list[dict], header: bool = True, name: str = "NPGD") -> str:
     """Plain-text table of :func:`sweep` rows: factor, value, mean SNR of each method, and
-    NPGD minus the best tuned CS (dB).
+    NPGD minus the best tuned CS (dB); rows of a sweep with ``auto`` add auto's margin and
+    its choice.
 
     Examples
     --------
@@ -150,19 +167,24 @@ def format_sweep(rows: list[dict], header: bool = True, name: str = "NPGD") -> s
     factor  value        shape     ZF  CS-WV  CS-TV   NPGD  NPGD-CS
     accel   3x             8x8   10.0   20.0   21.0   22.0    +1.00
     """
+    auto = bool(rows) and all("auto_choice" in r for r in rows)
     lines = [f"{'factor':7s} {'value':10s} {'shape':>7s} {'ZF':>6s} {'CS-WV':>6s} "
-             f"{'CS-TV':>6s} {'NPGD':>6s} {'NPGD-CS':>8s}"] if header else []
+             f"{'CS-TV':>6s} {'NPGD':>6s} {'NPGD-CS':>8s}"
+             + (f" {'auto-CS':>8s} auto's choice" if auto else "")] if header else []
     for r in rows:
         s = r["snr"]
         lines.append(f"{r['factor']:7s} {_label(r):10s} {'x'.join(map(str, r['shape'])):>7s} "
                      f"{s['zero-filled']:6.1f} {s['CS-WV']:6.1f} {s['CS-TV']:6.1f} "
-                     f"{s[name]:6.1f} {r['npgd_minus_best_cs_db']:+8.2f}")
+                     f"{s[name]:6.1f} {r['npgd_minus_best_cs_db']:+8.2f}"
+                     + (f" {r['auto_minus_best_cs_db']:+8.2f} {r['auto_choice']['method']}"
+                        if auto else ""))
     return "\n".join(lines)
 
 
 def plot_sweep(path: str | Path, result: dict) -> Path:
     """A PNG with one panel per factor: NPGD minus the best tuned CS (dB) for each value,
-    the base condition included in every panel.
+    the base condition included in every panel; a sweep with ``auto`` adds auto's margin as
+    a second, hatched bar beside each.
 
     Examples
     --------
@@ -187,8 +209,16 @@ def plot_sweep(path: str | Path, result: dict) -> Path:
             pts.sort(key=lambda r: r["accel"])
         labels = [_label(r) for r in pts]
         vals = [r["npgd_minus_best_cs_db"] for r in pts]
-        ax.bar(range(len(vals)), vals, color=["tab:green" if v >= 0 else "tab:red"
-                                              for v in vals])
+        auto = all("auto_minus_best_cs_db" in r for r in pts)
+        w = 0.4 if auto else 0.8
+        pos = np.arange(len(vals)) - (w / 2 if auto else 0)
+        ax.bar(pos, vals, width=w, color=["tab:green" if v >= 0 else "tab:red" for v in vals],
+               label="model")
+        if auto:
+            av = [r["auto_minus_best_cs_db"] for r in pts]
+            ax.bar(pos + w, av, width=w, hatch="//", edgecolor="k", linewidth=0.5,
+                   color=["tab:green" if v >= 0 else "tab:red" for v in av], label="auto")
+            ax.legend(fontsize=6)
         ax.axhline(0, color="k", lw=0.8)
         ax.set_xticks(range(len(vals)), labels, rotation=30, fontsize=7)
         ax.set_title(f, fontsize=9)
@@ -274,7 +304,7 @@ def run(args: argparse.Namespace, log: Callable[[str], Any] = print) -> int:
         f"{args.calib_slices} calibration slice(s) each, CS FISTA {args.cs_iters} iterations")
     result = sweep(x, net, conds, name=name, calib_slices=args.calib_slices,
                    cs_iters=args.cs_iters, points=args.sweep_grid_points, seed=args.seed,
-                   log=log)
+                   auto=args.auto, log=log)
     result["source"] = str(args.data)
     paths = [atomic_write(out / "sweep.json", strict_json(result) + "\n")]
     if not args.no_figure:
