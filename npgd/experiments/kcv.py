@@ -56,25 +56,38 @@ DENSITY_SIGMA = 3.0
 DENSITY_FLOOR = 0.02
 
 
-def _mask_of(A: Any, where: str) -> np.ndarray:
-    if not isinstance(A, linops.MaskedFFT):
-        raise UsageError(f"{where}: A must be a linops.MaskedFFT (single-coil k-space "
-                         f"sampling), got {type(A).__name__}")
-    return np.asarray(A.mask.numpy()) != 0
+def _sampling(A: Any, where: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """The mask of ``A`` (bool, ``(..., H, W)``) and its coil maps (None single-coil)."""
+    if isinstance(A, linops.MaskedFFT):
+        return np.asarray(A.mask.numpy()) != 0, None
+    if isinstance(A, linops.Sense) and A.mask_shape:
+        return np.asarray(A.fft.mask.numpy())[..., 0, :, :] != 0, np.asarray(A.maps.numpy())
+    raise UsageError(f"{where}: A must be a linops.MaskedFFT or a linops.Sense with a mask "
+                     f"(the sampled locations are split), got {type(A).__name__}")
 
 
-def _checked(A: Any, y: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
-    mask = _mask_of(A, where)
+def _operator(mask: np.ndarray, maps: np.ndarray | None) -> linops.LinearOperator:
+    """The sampling of ``mask`` ``(N, H, W)``: single-coil, or with ``maps``."""
+    return linops.MaskedFFT(mask) if maps is None else linops.Sense(maps, mask)
+
+
+def _checked(A: Any, y: Any, where: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The mask ``(N, H, W)``, the k-space ``(N, H, W)`` or ``(N, C, H, W)`` and the maps
+    (None single-coil) of measurements ``y`` of ``A``."""
+    mask, maps = _sampling(A, where)
     y = np.asarray(y)
-    if y.ndim not in (2, 3):
-        raise UsageError(f"{where}: y must be (H, W) or (N, H, W) k-space, got shape {y.shape}")
+    core = 2 if maps is None else 3
+    if y.ndim not in (core, core + 1):
+        want = "(H, W) or (N, H, W)" if core == 2 else "(C, H, W) or (N, C, H, W)"
+        raise UsageError(f"{where}: y must be {want} k-space for {type(A).__name__}, got "
+                         f"shape {y.shape}")
     if y.shape[-2:] != mask.shape[-2:]:
         raise UsageError(f"{where}: y's last two axes {y.shape[-2:]} differ from the mask's "
                          f"{mask.shape[-2:]}")
     if not np.isfinite(y).all():
         raise UsageError(f"{where}: y holds NaN/Inf; expected finite k-space")
-    y3 = y if y.ndim == 3 else y[None]
-    return np.broadcast_to(mask, y3.shape), y3
+    yb = y if y.ndim == core + 1 else y[None]
+    return np.broadcast_to(mask, (len(yb), *y.shape[-2:])), yb, maps
 
 
 #: The sampling units :func:`holdout_split` holds out whole.
@@ -260,26 +273,29 @@ def cv_snr(method: Callable, A: linops.MaskedFFT, y: Any, *, folds: int = 2,
     >>> bool(cv_snr(exact, A, y)[0] > 100), bool(cv_snr(zero_filled, A, y)[0] < 1)
     (True, True)
     """
-    mask, y3 = _checked(A, y, "cv_snr")
+    mask, yb, maps = _checked(A, y, "cv_snr")
     hold = holdout_split(mask, folds, frac, seed, unit=unit)
-    wts = 1.0 / sampling_density(mask, radial=unit == "spoke")
-    num = np.zeros(len(y3))
-    den = np.zeros(len(y3))
+    coil = (slice(None),) if maps is None else (slice(None), None)  # broadcast over coils
+    wts = (1.0 / sampling_density(mask, radial=unit == "spoke"))[coil]
+    axes = tuple(range(1, yb.ndim))
+    num = np.zeros(len(yb))
+    den = np.zeros(len(yb))
     for part in hold:
         keep = mask & ~part
-        x = np.asarray(method(linops.MaskedFFT(keep), np.where(keep, y3, 0).astype(y3.dtype)))
-        if x.shape[-2:] != y3.shape[-2:]:
-            raise UsageError(f"cv_snr: method returned shape {x.shape}, expected images "
-                             f"{y3.shape}")
+        x = np.asarray(method(_operator(keep, maps),
+                              np.where(keep[coil], yb, 0).astype(yb.dtype)))
+        if x.shape[-2:] != yb.shape[-2:] or x.size != len(yb) * np.prod(yb.shape[-2:]):
+            raise UsageError(f"cv_snr: method returned shape {x.shape}, expected "
+                             f"{len(yb)} image(s) {yb.shape[-2:]}")
         if not np.isfinite(x).all():
-            return np.full(len(y3), -math.inf)
-        held = np.where(part, y3, 0)
-        r = np.abs(linops.MaskedFFT(part)(x.reshape(y3.shape)) - held) ** 2
-        num += (wts * r).sum(axis=(-2, -1))
-        den += (wts * np.abs(held) ** 2).sum(axis=(-2, -1))
+            return np.full(len(yb), -math.inf)
+        held = np.where(part[coil], yb, 0)
+        r = np.abs(_operator(part, maps)(x.reshape(len(yb), *yb.shape[-2:])) - held) ** 2
+        num += (wts * r).sum(axis=axes)
+        den += (wts * np.abs(held) ** 2).sum(axis=axes)
     with np.errstate(divide="ignore"):
         out = -10 * np.log10(num / den)
-    return out if np.asarray(y).ndim == 3 else out[:1]
+    return out if np.asarray(y).ndim == yb.ndim else out[:1]
 
 
 def tune_rel_cv(solve: Callable[[float], Callable], A: linops.MaskedFFT, y: Any, *,
@@ -336,7 +352,8 @@ def select(methods: dict[str, Callable], A: linops.MaskedFFT, y: Any, *, folds: 
 
 def auto(net: Any = None, *, name: str = "NPGD", cs_iters: int = 300, slices: int = 3,
          points: int = 3, folds: int = 2, frac: float = 0.15, seed: int = 0,
-         unit: str = "auto", amp: bool = False,
+         unit: str = "auto", amp: bool = False, model: Callable | None = None,
+         cs: dict[str, tuple[Callable, float]] | None = None,
          log: Callable[[str], Any] | None = None) -> Callable:
     """A reconstruction method ``(A, y) -> x`` that chooses, on the measurements it is
     given and without a reference, between the network ``net`` (a
@@ -348,6 +365,12 @@ def auto(net: Any = None, *, name: str = "NPGD", cs_iters: int = 300, slices: in
     in its attribute ``choice`` (``method``, ``rel`` for CS, every candidate's score, the
     slices scored and the seconds spent choosing). ``unit`` is the sampling unit held out
     whole (:func:`holdout_split`; :data:`UNIT_OF_FAMILY` for npgd's mask families).
+
+    Single-coil measurements (:class:`~npgd.linops.MaskedFFT`) use
+    :func:`npgd.experiments.neural` and :data:`npgd.experiments.tune.CS_METHODS`; for others
+    give the candidates: ``model`` (the network as a method ``(A, y) -> x``) and ``cs``
+    (``{name: (f(A, y, rel=, iters=), grid centre rel)}``), as ``npgd eval --auto`` does on
+    multi-coil data with :func:`npgd.experiments.multicoil.sense_methods`.
 
     Examples
     --------
@@ -363,23 +386,28 @@ def auto(net: Any = None, *, name: str = "NPGD", cs_iters: int = 300, slices: in
     check_int("auto", "cs_iters", cs_iters)
     check_int("auto", "slices", slices)
     check_int("auto", "points", points, 2)
-    candidates = {name: neural(net, amp=amp)} if net is not None else {}
+    if model is None and net is not None:
+        model = neural(net, amp=amp)
+    candidates = {name: model} if model is not None else {}
+    cs = CS_METHODS if cs is None else cs
 
-    def run(A: linops.MaskedFFT, y: Any) -> Any:
+    def run(A: linops.LinearOperator, y: Any) -> Any:
         t0 = time.perf_counter()
-        mask, y3 = _checked(A, y, "auto")
-        n = len(y3)
+        mask, yb, maps = _checked(A, y, "auto")
+        n = len(yb)
         # the middles of `slices` equal parts of the stack: distinct, spread, off the ends
         pick = [int(v) for v in (np.arange(slices) + 0.5) * n / slices] if n > slices \
             else list(range(n))
-        Ak, yk = linops.MaskedFFT(mask[pick]), y3[pick]
+        per_slice = maps is not None and maps.ndim == yb.ndim
+        Ak = _operator(mask[pick], maps[pick] if per_slice else maps)
+        yk = yb[pick]
         kw = {"folds": folds, "frac": frac, "seed": seed, "unit": unit}
         scores, rels = {}, {}
         for k, f in candidates.items():
             scores[k] = float(np.mean(cv_snr(f, Ak, yk, **kw)))
             if log is not None:
                 log(f"auto: {k} {scores[k]:.2f} dB (k-space CV)")
-        for k, (f, start) in CS_METHODS.items():
+        for k, (f, start) in cs.items():
             t = tune_rel_cv(lambda r, f=f: (lambda A, y: f(A, y, rel=r, iters=cs_iters)),
                             Ak, yk, start=start, points=points, **kw)
             scores[k], rels[k] = t["cv_snr"], t["rel"]
@@ -392,8 +420,7 @@ def auto(net: Any = None, *, name: str = "NPGD", cs_iters: int = 300, slices: in
         if log is not None:
             log(f"auto: chose {best}" + (f" (rel {rels[best]:.3g})" if best in rels else ""))
         if best in rels:
-            f = CS_METHODS[best][0]
-            return f(A, y, rel=rels[best], iters=cs_iters)
+            return cs[best][0](A, y, rel=rels[best], iters=cs_iters)
         return candidates[best](A, y)
 
     run.choice = None

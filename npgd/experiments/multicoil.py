@@ -38,7 +38,7 @@ from npgd.experiments.compare import CS_TV_REL, CS_WV_REL, compare_measured, wav
 from npgd.problems import coils, kspace, mri
 
 __all__ = ["METHODS", "add_arguments", "evaluate_multicoil", "run", "sampling_mask",
-           "selected"]
+           "selected", "sense_methods"]
 
 #: Methods besides the zero-filled SENSE-combined adjoint, in the order they run.
 METHODS = ("CG-SENSE", "CS-WV", "CS-TV", "NPGD")
@@ -82,16 +82,23 @@ def sampling_mask(shape: tuple[int, int], accel: float, family: str = "vd", *,
     return mask
 
 
+def _parts(A: linops.Sense) -> tuple[np.ndarray, np.ndarray]:
+    """The maps ``(N, C, H, W)`` or ``(C, H, W)`` and the mask ``(H, W)`` or ``(N, H, W)``
+    of a Sense operator with a mask, as NumPy."""
+    return A.maps.numpy(), A.fft.mask.numpy()[..., 0, :, :]
+
+
 def _cs(maps: np.ndarray, mask: np.ndarray, y: np.ndarray, make_prox: Callable,
         wavelet_padding: bool, iters: int) -> np.ndarray:
     """FISTA per slice on the Sense operator (step 1/||A||^2, the solver's default), with
     ``make_prox(A, y_i, shape)`` giving the prior; a wavelet prior's unknown lives on the
-    zero-padded 2^L grid of :func:`npgd.experiments.compare.wavelet_grid`."""
+    zero-padded 2^L grid of :func:`npgd.experiments.compare.wavelet_grid`. ``maps`` and
+    ``mask`` may be one for all slices or one per slice."""
     shape = tuple(y.shape[-2:])
     padded = wavelet_grid(shape)[0] if wavelet_padding else shape
     out = []
     for i in range(len(y)):
-        A = linops.Sense(maps[i], mask)
+        A = linops.Sense(maps[i] if maps.ndim == 4 else maps, mask[i] if mask.ndim == 3 else mask)
         if padded != shape:
             A = A @ linops.Crop(padded, shape)
         z = solvers.fista(A, make_prox(A, y[i], padded), y[i], iters=iters)
@@ -110,17 +117,60 @@ def _npgd(net: Any, maps: np.ndarray, mask: np.ndarray, amp: bool = False,
 
     def run(A: linops.Sense, y: np.ndarray) -> np.ndarray:
         out = []
-        m = torch.from_numpy(mask).to(device)
+        m = torch.from_numpy(np.ascontiguousarray(mask)).to(device)
         with torch.no_grad(), torch.autocast(device.type, torch.bfloat16, enabled=amp):
             for i in range(0, len(y), batch):
                 yk = torch.from_numpy(np.ascontiguousarray(y[i : i + batch])).to(device)
-                Ak = linops.Sense(torch.from_numpy(maps[i : i + batch]).to(device), m)
+                mk = m[i : i + batch] if m.ndim == 3 else m
+                Ak = linops.Sense(torch.from_numpy(maps[i : i + batch]).to(device), mk)
                 L = solvers.squared_norm(Ak, (len(yk),), like=yk)
                 xk = solvers.pgd(Ak, net.prox, yk, iters=net.iters, step=net.step / L)
                 out.append(xk.cpu().numpy())
         return np.concatenate(out)
 
     return run
+
+
+def sense_methods(net: Any = None, amp: bool = False) -> tuple[Callable | None, dict]:
+    """The learned model (None without ``net``) and CS-WV / CS-TV as methods ``(A, y) -> x``
+    on a :class:`~npgd.linops.Sense` operator with a mask, reading the maps and the mask
+    from the operator they are given (so that they also run on a thinned one, as
+    :func:`npgd.experiments.kcv.auto` needs): ``(model, {name: (f(A, y, rel=, iters=),
+    default rel)})``, the candidates of ``npgd eval --auto`` on multi-coil data.
+
+    Examples
+    --------
+    >>> from npgd.problems import data
+    >>> k = coils.simulate_kspace(data.phantom((32, 28), seed=0)[None], 4)
+    >>> m = sampling_mask((32, 28), 3, "vd", calib=12, seed=0)
+    >>> A = linops.Sense(coils.espirit(k * m, 12, 4), m)
+    >>> model, cs = sense_methods()
+    >>> model is None, sorted(cs), cs["CS-TV"][0](A, k * m, rel=1e-3, iters=5).shape
+    (True, ['CS-TV', 'CS-WV'], (1, 32, 28))
+    """
+    def wv(A: linops.Sense, y: np.ndarray, *, rel: float, iters: int) -> np.ndarray:
+        shape = tuple(y.shape[-2:])
+        padded, levels = wavelet_grid(shape)
+
+        def prox(A_: Any, y_i: np.ndarray, grid: tuple[int, int]) -> Any:
+            W = linops.Wavelet(grid, "db2", levels)
+            return priors.L1Wavelet(rel * solvers.lambda_max(A_, y_i, W), grid, "db2",
+                                    levels=levels, seed=0)
+        return _cs(*_parts(A), y, prox, True, iters)
+
+    def tv(A: linops.Sense, y: np.ndarray, *, rel: float, iters: int) -> np.ndarray:
+        def prox(A_: Any, y_i: np.ndarray, grid: tuple[int, int]) -> Any:
+            D = linops.FiniteDifference(grid)
+            return priors.TV(rel * solvers.lambda_max(A_, y_i, D), grid, iters=5)
+        return _cs(*_parts(A), y, prox, False, iters)
+
+    model = None
+    if net is not None:
+        def model(A: linops.Sense, y: np.ndarray) -> np.ndarray:
+            maps, mask = _parts(A)
+            return _npgd(net, maps if maps.ndim == 4 else np.broadcast_to(
+                maps, (len(y), *maps.shape)), mask, amp)(A, y)
+    return model, {"CS-WV": (wv, CS_WV_REL["db2"]), "CS-TV": (tv, CS_TV_REL)}
 
 
 def _noisy(k: np.ndarray, mask: np.ndarray, noise_db: float | None, noise_std: float,
@@ -425,9 +475,6 @@ def run(args: argparse.Namespace, log: Callable[[str], Any] = print,
     0
     """
     _check_args(args)
-    if getattr(args, "auto", False):
-        raise UsageError("--auto: single-coil measurements only (k-space cross-validation of "
-                         "npgd.experiments.kcv); on multi-coil data compare with --tune")
     if args.adapt and adapter is None:
         raise UsageError("--adapt: no adapter given (run it as `npgd eval --adapt ...`)")
     out = evaluate.check_out(args.out)
@@ -440,7 +487,15 @@ def run(args: argparse.Namespace, log: Callable[[str], Any] = print,
         + ("" if args.no_classic else f"CG-SENSE {args.cg_iters} iterations, CS: FISTA "
            f"{args.cs_iters} iterations; ") + f"{name}: {net.iters} unrolled iterations")
     methods = ("NPGD",) if args.no_classic else METHODS
-    extra = {f"{name}, adapted": adapter(net, args)} if args.adapt else None
+    extra = {f"{name}, adapted": adapter(net, args)} if args.adapt else {}
+    if getattr(args, "auto", False):
+        from npgd.experiments.kcv import UNIT_OF_FAMILY, auto
+
+        model, cs = sense_methods(net, args.amp)
+        extra[evaluate.AUTO] = auto(net, name=name, cs_iters=args.cs_iters,
+                                    points=args.grid_points, seed=args.seed,
+                                    unit=UNIT_OF_FAMILY[args.mask], model=model, cs=cs,
+                                    log=log)
     t = time.perf_counter()
     result, ref, recons = evaluate_multicoil(
         k, args.accel, args.mask, calib=args.acs, kernel=args.espirit_kernel, methods=methods,
@@ -449,8 +504,10 @@ def run(args: argparse.Namespace, log: Callable[[str], Any] = print,
         seed=args.seed, log=log, extra=extra)
     result["source"] = str(args.data)
     result["simulated_coils"] = args.simulate_coils
-    if extra:
-        evaluate.record_adaptation(result, next(iter(extra.values())), args, log)
+    if args.adapt:
+        evaluate.record_adaptation(result, extra[f"{name}, adapted"], args, log)
+    if evaluate.AUTO in extra:
+        result["auto"] = extra[evaluate.AUTO].choice
     log(f"{result['shape'][0]} slice(s), {result['shape'][1]} coils, "
         f"{result['shape'][2]}x{result['shape'][3]}, accel {result['accel']:.2f}, "
         f"{time.perf_counter() - t:.1f} s")
