@@ -153,12 +153,11 @@ def _unit_of(mask: np.ndarray) -> str:
 
 def _units(mask: np.ndarray, box: np.ndarray, unit: str) -> list[np.ndarray]:
     """The sampled locations of one slice outside ``box``, grouped into the units held out
-    whole: single points, whole lines (the mask is constant along one axis) or one-degree
-    wedges about the centre (the spokes of a radial mask)."""
+    whole: whole lines (the mask is constant along one axis) or one-degree wedges about the
+    centre (the spokes of a radial mask). Single points are split by :func:`holdout_split`
+    itself."""
     h, w = mask.shape
     free = mask & ~box
-    if unit == "point":
-        return [np.array([i]) for i in np.flatnonzero(free)]
     if unit == "line":
         if (mask == mask[:1]).all():  # whole columns
             cols = [c for c in range(w) if free[:, c].any()]
@@ -254,11 +253,14 @@ def holdout_split(mask: np.ndarray, folds: int = 2, frac: float = 0.15, seed: in
     return out
 
 
-def cv_snr(method: Callable, A: linops.MaskedFFT, y: Any, *, folds: int = 2,
+def cv_snr(method: Callable, A: linops.LinearOperator, y: Any, *, folds: int = 2,
            frac: float = 0.15, seed: int = 0, unit: str = "auto") -> np.ndarray:
     """Cross-validated SNR (dB, per slice; the module's formula) of ``method`` ``(A, y) ->
-    x`` on measurements ``y`` ``(N, H, W)`` (or ``(H, W)``) of ``A`` (a
-    :class:`~npgd.linops.MaskedFFT`): ``folds`` reconstructions, each from the samples
+    x`` on measurements ``y`` of ``A``: ``(N, H, W)`` or ``(H, W)`` for a
+    :class:`~npgd.linops.MaskedFFT`, ``(N, C, H, W)`` or ``(C, H, W)`` for a
+    :class:`~npgd.linops.Sense` with a mask (the coils share the split, the error sums over
+    them). ``method`` gets the operator of the thinned mask, of the same kind as ``A``,
+    and the measurements under it. ``folds`` reconstructions, each from the samples
     outside one held-out part (:func:`holdout_split`, in sampling units ``unit``), scored
     on that part with inverse-density weights (:func:`sampling_density`; averaged over
     rings for ``unit="spoke"``). No reference image is used.
@@ -298,7 +300,7 @@ def cv_snr(method: Callable, A: linops.MaskedFFT, y: Any, *, folds: int = 2,
     return out if np.asarray(y).ndim == yb.ndim else out[:1]
 
 
-def tune_rel_cv(solve: Callable[[float], Callable], A: linops.MaskedFFT, y: Any, *,
+def tune_rel_cv(solve: Callable[[float], Callable], A: linops.LinearOperator, y: Any, *,
                 start: float, points: int = 3, folds: int = 2, frac: float = 0.15,
                 seed: int = 0, unit: str = "auto",
                 log: Callable[[str], Any] | None = None) -> dict:
@@ -330,7 +332,7 @@ def tune_rel_cv(solve: Callable[[float], Callable], A: linops.MaskedFFT, y: Any,
             "scores": out["scores"], "at_edge": out["at_edge"]}
 
 
-def select(methods: dict[str, Callable], A: linops.MaskedFFT, y: Any, *, folds: int = 2,
+def select(methods: dict[str, Callable], A: linops.LinearOperator, y: Any, *, folds: int = 2,
            frac: float = 0.15, seed: int = 0, unit: str = "auto") -> dict:
     """Rank methods ``(A, y) -> x`` by their mean :func:`cv_snr` on the same held-out
     parts of ``y``; returns ``{"scores": {name: dB}, "best": name}``.
