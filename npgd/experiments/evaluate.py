@@ -349,8 +349,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="also report the method chosen without a reference: the model, CS-WV "
                    "or CS-TV (their lambda chosen alike), whichever best predicts k-space "
                    "samples held out of the evaluated measurements (k-space "
-                   "cross-validation, npgd.experiments.kcv.auto; single-coil; with --sweep "
-                   "in every condition)")
+                   "cross-validation, npgd.experiments.kcv.auto; single- or multi-coil; "
+                   "with --sweep in every condition)")
     g = p.add_argument_group("adaptation")
     g.add_argument("--adapt", type=int, default=0, metavar="STEPS",
                    help="also report the model fine-tuned on the evaluated k-space itself, "
