@@ -260,3 +260,14 @@ def test_cv_snr_on_sense_ranks_the_truth_first():
     assert scores["tv"] > scores["zf"]
     with pytest.raises(UsageError, match="\\(C, H, W\\) or \\(N, C, H, W\\)"):
         cv_snr(tv, A, y[0, 0])
+
+
+def test_auto_says_when_the_samples_cannot_be_split():
+    from npgd._util import DataError
+
+    mask = np.zeros((1, 16, 16), bool)
+    mask[0, 8, 8] = True  # the centre only
+    A = linops.MaskedFFT(mask)
+    y = A(data.phantom((16, 16), seed=0)[None].astype(np.complex64))
+    with pytest.raises(DataError, match="auto: cannot choose by k-space cross-validation"):
+        auto(None, cs_iters=5, points=2)(A, y)

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from npgd import linops
-from npgd._util import UsageError, check_int, check_positive_float
+from npgd._util import DataError, UsageError, check_int, check_positive_float
 from npgd.experiments.tune import CS_METHODS, grid_search
 
 __all__ = ["UNITS", "UNIT_OF_FAMILY", "auto", "cv_snr", "holdout_split", "sampling_density",
@@ -404,6 +404,11 @@ def auto(net: Any = None, *, name: str = "NPGD", cs_iters: int = 300, slices: in
         Ak = _operator(mask[pick], maps[pick] if per_slice else maps)
         yk = yb[pick]
         kw = {"folds": folds, "frac": frac, "seed": seed, "unit": unit}
+        try:  # fail before any reconstruction when the samples cannot be split
+            holdout_split(mask[pick], folds, frac, seed, unit=unit)
+        except ValueError as e:
+            raise DataError(f"auto: cannot choose by k-space cross-validation: {e}; expected "
+                            "more sampled locations outside the fully kept centre") from None
         scores, rels = {}, {}
         for k, f in candidates.items():
             scores[k] = float(np.mean(cv_snr(f, Ak, yk, **kw)))
