@@ -141,34 +141,30 @@ def _radius(shape: tuple[int, int]) -> np.ndarray:
     return np.hypot(ky[:, None], kx[None, :])
 
 
-def _unit_of(mask: np.ndarray) -> str:
-    """``"line"`` when every slice's mask is constant along one axis (whole phase-encode
-    lines, not fully sampled), ``"point"`` otherwise."""
-    for axis in (-2, -1):
-        const = (mask == np.take(mask, [0], axis=axis)).all()
-        if const and not mask.all():
-            return "line"
-    return "point"
+def _line_axis(mask: np.ndarray) -> int | None:
+    """-1 when every slice of ``mask`` ``(N, H, W)`` is made of whole columns (constant
+    along H), -2 of whole rows, None otherwise or when it is fully sampled."""
+    if mask.all():
+        return None
+    if (mask == mask[:, :1]).all():
+        return -1
+    if (mask == mask[:, :, :1]).all():
+        return -2
+    return None
 
 
-def _units(mask: np.ndarray, box: np.ndarray, unit: str) -> list[np.ndarray]:
+def _units(mask: np.ndarray, box: np.ndarray, unit: str, axis: int | None) -> list[np.ndarray]:
     """The sampled locations of one slice outside ``box``, grouped into the units held out
-    whole: whole lines (the mask is constant along one axis) or one-degree wedges about the
+    whole: whole lines along ``axis`` (:func:`_line_axis`) or one-degree wedges about the
     centre (the spokes of a radial mask). Single points are split by :func:`holdout_split`
     itself."""
     h, w = mask.shape
     free = mask & ~box
     if unit == "line":
-        if (mask == mask[:1]).all():  # whole columns
-            cols = [c for c in range(w) if free[:, c].any()]
-            return [np.ravel_multi_index((np.flatnonzero(free[:, c]), np.full(
-                int(free[:, c].sum()), c)), (h, w)) for c in cols]
-        if (mask == mask[:, :1]).all():  # whole rows
-            rows = [r for r in range(h) if free[r].any()]
-            return [np.ravel_multi_index((np.full(int(free[r].sum()), r),
-                                          np.flatnonzero(free[r])), (h, w)) for r in rows]
-        raise ValueError("holdout_split: unit 'line' needs a mask constant along one axis "
-                         "(whole lines), got one that is not")
+        lines = free if axis == -1 else free.T  # columns of `lines` are the lines
+        idx = np.arange(h * w).reshape(h, w)
+        idx = idx if axis == -1 else idx.T
+        return [idx[:, c][lines[:, c]] for c in range(lines.shape[1]) if lines[:, c].any()]
     ky = (np.arange(h) - h // 2) / (h / 2)
     kx = (np.arange(w) - w // 2) / (w / 2)
     ang = np.degrees(np.arctan2(ky[:, None], kx[None, :])).astype(int) % 360
@@ -217,11 +213,14 @@ def holdout_split(mask: np.ndarray, folds: int = 2, frac: float = 0.15, seed: in
     ky = np.abs(np.arange(h) - h // 2) <= centre * h
     kx = np.abs(np.arange(w) - w // 2) <= centre * w
     box = ky[:, None] & kx[None, :]
+    axis = _line_axis(mask)
     if unit == "auto":
-        unit = _unit_of(mask)
+        unit = "line" if axis is not None else "point"
     if unit == "line":  # a line through the centre band is kept, whole
-        columns = bool((mask == mask[:, :1]).all())
-        box = np.broadcast_to(kx[None, :] if columns else ky[:, None], (h, w))
+        if axis is None:
+            raise ValueError("holdout_split: unit 'line' needs a mask constant along one "
+                             "axis (whole lines), got one that is not")
+        box = np.broadcast_to(kx[None, :] if axis == -1 else ky[:, None], (h, w))
     rng = np.random.default_rng(seed)
     out = np.zeros((folds, n, h, w), bool)
     for i in range(n):
@@ -236,7 +235,7 @@ def holdout_split(mask: np.ndarray, folds: int = 2, frac: float = 0.15, seed: in
             for j in range(folds):
                 out[j, i].flat[idx[j * k:(j + 1) * k]] = True
             continue
-        units = _units(mask[i], box, unit)
+        units = _units(mask[i], box, unit, axis)
         share = frac * sum(len(u) for u in units)
         if len(units) < 2 * folds or share < 1:
             raise ValueError(f"holdout_split: slice {i} has {len(units)} {unit}(s) outside "

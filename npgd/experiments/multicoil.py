@@ -297,24 +297,16 @@ def evaluate_multicoil(
     runs: dict[str, Callable] = {}
     if "CG-SENSE" in methods:
         runs["CG-SENSE"] = lambda A, y: solvers.cg(A.N, A.H(y), iters=cg_iters)
-    if "CS-WV" in methods:
-        def wv(A_, y_i, padded):
-            levels = wavelet_grid(shape)[1]
-            W = linops.Wavelet(padded, "db2", levels)
-            return priors.L1Wavelet(wv_rel * solvers.lambda_max(A_, y_i, W), padded, "db2",
-                                    levels=levels, seed=0)
-        runs["CS-WV"] = lambda A, y: _cs(maps, m, y, wv, True, iters)
-    if "CS-TV" in methods:
-        def tv(A_, y_i, padded):
-            D = linops.FiniteDifference(padded)
-            return priors.TV(tv_rel * solvers.lambda_max(A_, y_i, D), padded, iters=5)
-        runs["CS-TV"] = lambda A, y: _cs(maps, m, y, tv, False, iters)
-    if "NPGD" in methods:
-        if net is None or isinstance(net, str):
-            from npgd.problems import pretrained
+    if "NPGD" in methods and (net is None or isinstance(net, str)):
+        from npgd.problems import pretrained
 
-            net = pretrained(net, task="mri")
-        runs[name] = _npgd(net, maps, m, amp)
+        net = pretrained(net, task="mri")
+    model, cs = sense_methods(net if "NPGD" in methods else None, amp)
+    for key, rel in (("CS-WV", wv_rel), ("CS-TV", tv_rel)):
+        if key in methods:
+            runs[key] = (lambda f, r: lambda A, y: f(A, y, rel=r, iters=iters))(cs[key][0], rel)
+    if model is not None:
+        runs[name] = model
     for key, method in (extra or {}).items():
         if key in runs or key == "zero-filled":
             raise UsageError(f"extra: method name {key!r} is taken; expected another name")
