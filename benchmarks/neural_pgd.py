@@ -12,7 +12,11 @@ same process. "BN folded" is the same network with its batch norm folded into th
 convolutions (``npgd.models.fold_batch_norm``, the form of a ``--no-norm`` model such as the
 shipped ``mri-general``).
 
-Run:  python benchmarks/neural_pgd.py [--features 48] [--iters 10] [--batches 1 64] [--repeats 5]
+``--scales S`` adds the coarse branches of ``npgd.priors.ResNetProx(scales=S)`` (the shipped
+``mri-general`` has 3).
+
+Run:  python benchmarks/neural_pgd.py [--features 48] [--iters 10] [--scales 1] [--batches 1 64]
+      [--repeats 5]
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--features", type=int, default=48)
     p.add_argument("--blocks", type=int, default=1)
+    p.add_argument("--scales", type=int, default=1)
     p.add_argument("--iters", type=int, default=10)
     p.add_argument("--batches", type=int, nargs="+", default=[1, 64])
     p.add_argument("--train-batch", type=int, default=4)
@@ -48,8 +53,10 @@ def main() -> None:
     args = p.parse_args()
     if args.cpu_threads:
         torch.set_num_threads(args.cpu_threads)
-    cfg = train.TrainConfig(features=args.features, blocks=args.blocks, iters=args.iters)
-    print(f"NeuralPGD {args.iters} copies x {args.blocks} RB x {args.features} features, "
+    cfg = train.TrainConfig(features=args.features, blocks=args.blocks, iters=args.iters,
+                            scales=args.scales)
+    print(f"NeuralPGD {args.iters} copies x {args.blocks} RB x {args.features} features x "
+          f"{args.scales} scale(s), "
           f"192x160 complex64, torch {torch.__version__}, CPU threads {torch.get_num_threads()}")
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     print(f"{'device':6s} {'variant':14s} {'batch':>5s} {'s/slice':>9s} {'slices/s':>9s} "

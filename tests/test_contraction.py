@@ -33,13 +33,13 @@ def _sr(n=2, size=8, seed=0):
     return A, A(x), x
 
 
-@settings(max_examples=6, deadline=None)
-@given(seed=st.integers(0, 1000), shared=st.booleans(), kind=st.sampled_from(["swish", "resnet"]),
-       iters=st.integers(2, 5))
+@settings(max_examples=9, deadline=None)
+@given(seed=st.integers(0, 1000), shared=st.booleans(),
+       kind=st.sampled_from(["swish", "resnet", "resnet-scales"]), iters=st.integers(2, 5))
 def test_eq14_bound_holds_for_every_iteration(seed, shared, kind, iters):
     torch.manual_seed(seed)
     prox = (priors.SwishProx(kernel=3, features=2, layers=2) if kind == "swish"
-            else priors.ResNetProx(features=4, channels=1))
+            else priors.ResNetProx(features=4, channels=1, scales=2 if "scales" in kind else 1))
     with torch.no_grad():
         for prm in prox.parameters():  # leave ResNetProx's identity start
             prm.add_(0.1 * torch.randn_like(prm))

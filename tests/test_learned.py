@@ -153,3 +153,41 @@ def test_p2_loss_by_hand():
         hand += (beta * img + (1 - beta) * fit) / (H * W)
     got = losses.p2_loss(A, y, x, its, beta)
     assert abs(float(got) - hand / 3) < 1e-4 * hand / 3
+
+
+@pytest.mark.parametrize("shape", [(16, 12), (17, 9), (5, 3), (1, 1)])
+def test_coarse_scales_start_as_the_one_scale_map_and_train(shape):
+    """``scales`` adds branches at 1/2, 1/4, ... whose last convolution starts at zero: on any
+    size (odd ones, and smaller than the coarsest block) the map equals the one-scale map with
+    the same weights, and once those weights move it differs and gradients reach them."""
+    torch.manual_seed(0)
+    one = priors.ResNetProx(features=4)
+    three = priors.ResNetProx(features=4, scales=3)
+    assert three.scales == 3 and one.scales == 1
+    missing = three.load_state_dict(one.state_dict(), strict=False).missing_keys
+    assert missing and all(k.startswith("coarse.") for k in missing)
+    x = torch.randn(2, *shape, dtype=torch.complex64)
+    torch.testing.assert_close(three(x, 1.0), one(x, 1.0), rtol=0, atol=0)
+    perturb(three)
+    out = three(x, 1.0)
+    assert out.shape == x.shape and out.dtype == x.dtype
+    if shape != (1, 1):
+        assert not torch.allclose(out, perturb(one)(x, 1.0))
+    torch.view_as_real(out).square().sum().backward()
+    for k, p in three.coarse.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), k
+    with pytest.raises(ValueError, match="ResNetProx: scales must be an int in \\[1, 8\\]"):
+        priors.ResNetProx(scales=0)
+
+
+def test_coarse_scales_are_scale_equivariant_and_fold():
+    """The coarse branches are linear between ReLUs, so the scale normalisation still makes
+    P(c x) = c P(x); folding batch norm keeps them."""
+    torch.manual_seed(1)
+    P = perturb(priors.ResNetProx(features=4, scales=2)).eval()
+    x = torch.randn(2, H, W, dtype=torch.complex64)
+    c = 3.0 - 2.0j
+    torch.testing.assert_close(P(c * x, 1.0), c * P(x, 1.0), rtol=1e-4, atol=1e-4)
+    Q = P.fold_norm()
+    assert Q.scales == 2 and not Q.norm
+    torch.testing.assert_close(Q(x, 1.0), P(x, 1.0), rtol=1e-5, atol=1e-5)

@@ -473,6 +473,7 @@ ARCH = {"features": 4, "blocks": 1, "iters": 2, "shared": True, "data_consistenc
     ({"features": "4"}, "features must be an int"),
     ({"shared": "yes"}, "shared must be True or False"),
     ({"norm": 0}, "norm must be True or False"),
+    ({"scales": 9}, r"scales must be an int in \[1, 8\]"),
 ])
 def test_crafted_checkpoint_is_refused_before_any_allocation(tmp_path, change, match):
     path = _crafted(tmp_path / "m.pt", {**ARCH, **change})
@@ -484,20 +485,22 @@ def test_crafted_checkpoint_is_refused_before_any_allocation(tmp_path, change, m
 
 
 @given(features=st.integers(-3, 3000), blocks=st.integers(-3, 200),
-       iters=st.integers(-3, 300), shared=st.booleans())
+       iters=st.integers(-3, 300), shared=st.booleans(), scales=st.integers(-1, 10))
 def test_check_architecture_accepts_exactly_the_bounded_configs(features, blocks, iters,
-                                                                shared):
+                                                                shared, scales):
     from npgd.models import zoo
 
     cfg = {"features": features, "blocks": blocks, "iters": iters, "shared": shared,
-           "data_consistency": "gradient"}
-    params = (1 if shared else iters) * ((18 * blocks + 2) * features**2 + 40 * features)
+           "data_consistency": "gradient", "scales": scales}
+    params = (1 if shared else iters) * ((18 * (blocks + scales - 1) + 2) * features**2
+                                         + 40 * features)
     ok = (1 <= features <= zoo.MAX_FEATURES and 1 <= blocks <= zoo.MAX_BLOCKS
-          and 1 <= iters <= zoo.MAX_ITERS and params <= zoo.MAX_PARAMETERS)
+          and 1 <= iters <= zoo.MAX_ITERS and 1 <= scales <= zoo.MAX_SCALES
+          and params <= zoo.MAX_PARAMETERS)
     if ok:
         assert zoo.check_architecture(cfg) == {**cfg, "norm": True, "task": "mri"}
     else:
-        with pytest.raises(ValueError, match="features|blocks|iters|parameters"):
+        with pytest.raises(ValueError, match="features|blocks|iters|scales|parameters"):
             zoo.check_architecture(cfg)
 
 
@@ -593,3 +596,34 @@ def test_a_step_pushed_below_zero_is_projected_back(tmp_path, step_pushed_negati
     # pgd would refuse the negative step in the second step's forward pass
     net = train.train(tiny(steps=2, val_slices=0), tmp_path, progress=False)
     assert float(net.step.detach()) == net.MIN_STEP
+
+
+def test_init_adds_coarse_scales_at_zero_with_their_own_rate(tmp_path):
+    """``init`` of a one-scale file into a ``scales=3`` run keeps every old weight and adds
+    branches that start at zero, so the network starts as exactly the old one; with
+    ``new_lr_scale`` the added weights train at that multiple of the rate; fewer scales than
+    the file is refused; the checkpoint records the scales and loads back."""
+    train.train(tiny(steps=2, norm=False), tmp_path / "a", progress=False)
+    src = str(tmp_path / "a" / "model.pt")
+    old = models.load_model(src)
+    cfg = tiny(steps=2, norm=False, scales=3, init=src, new_lr_scale=10.0)
+    net = models.build_model(cfg)
+    loop._load_init(net, cfg)
+    rng = np.random.default_rng(3)
+    A, y = mri.simulate(rng.random((2, 32, 24), dtype=np.float32), rng.random((2, 32, 24)) < 0.4)
+    np.testing.assert_array_equal(experiments.neural(net)(A, y), experiments.neural(old)(A, y))
+    opt, _ = loop._adam(net, cfg)
+    lrs = [g["lr"] for g in opt.param_groups]
+    assert lrs == [cfg.lr, 10 * cfg.lr]
+    added = {id(p) for p in opt.param_groups[1]["params"]}
+    names = {n for n, p in net.named_parameters() if id(p) in added}
+    assert names and all(".coarse." in n for n in names)
+    assert len(opt.param_groups[0]["params"]) == len(list(old.parameters()))
+    trained = train.train(cfg, tmp_path / "b", progress=False)
+    back = models.load_model(tmp_path / "b" / "model.pt")
+    assert models.architecture(back)["scales"] == 3
+    assert not np.array_equal(experiments.neural(trained)(A, y), experiments.neural(old)(A, y))
+    with pytest.raises(ValueError, match=r"'scales': \(3, 1\)"):
+        train.train(tiny(steps=1, norm=False, init=str(tmp_path / "b" / "model.pt")),
+                    tmp_path / "c", progress=False)
+    assert len(loop._adam(net, tiny(norm=False, scales=3, init=src))[0].param_groups) == 1

@@ -74,6 +74,7 @@ _DEFAULTS = {"features": 128, "blocks": 1, "iters": 10, "shared": True,
 #: Upper bounds on what a config (a checkpoint's included) may ask for, checked before
 #: anything is allocated: a crafted file cannot ask for petabytes or a million iterations.
 MAX_FEATURES, MAX_BLOCKS, MAX_ITERS, MAX_PARAMETERS = 1024, 64, 100, 50_000_000
+MAX_SCALES = 8
 
 #: Image channels of each task's proximal: complex MRI images as (real, imaginary), real
 #: super-resolution images as one.
@@ -85,10 +86,12 @@ def check_architecture(config: Any, where: str = "config") -> dict:
     [1, 1024], ``blocks`` in [1, 64], ``iters`` in [1, 100], ``shared`` a bool,
     ``data_consistency`` ``"gradient"`` or ``"hard"``, and at most 50 million parameters,
     counted from these numbers before anything is allocated (about
-    :math:`c\\,(18b + 2)\\,f^2` for ``c`` copies of ``b`` blocks of ``f`` features). Other keys
-    are ignored; ``norm`` (batch norm in the residual blocks, a bool; ``True`` where a config
-    lacks it, as files written before the option do) and ``task`` (``"mri"`` or ``"sr"``, the
-    image channels, ``"mri"`` where a config lacks it) are returned too. Raises ValueError
+    :math:`c\\,(18(b + s - 1) + 2)\\,f^2` for ``c`` copies of ``b`` blocks and ``s`` scales
+    of ``f`` features). Other keys are ignored; ``norm`` (batch norm in the residual blocks,
+    a bool; ``True`` where a config lacks it, as files written before the option do),
+    ``scales`` (the resolutions of the proximal, in [1, 8]; 1 where a config lacks it) and
+    ``task`` (``"mri"`` or ``"sr"``, the image channels, ``"mri"`` where a config lacks it)
+    are returned too. Raises ValueError
     naming ``where``, the key and the expected range; a missing key is named too.
 
     Examples
@@ -119,6 +122,8 @@ def check_architecture(config: Any, where: str = "config") -> dict:
     arch["norm"] = c.get("norm", True)
     if not isinstance(arch["norm"], bool):
         raise ValueError(f"{where}: norm must be True or False, got {arch['norm']!r}")
+    # files written before the option work at one resolution
+    arch["scales"] = check_int(where, "scales", c.get("scales", 1), 1, MAX_SCALES)
     arch["task"] = c.get("task", "mri")
     if arch["task"] not in _CHANNELS:
         raise ValueError(f"{where}: task must be 'mri' or 'sr', got {arch['task']!r}")
@@ -126,7 +131,7 @@ def check_architecture(config: Any, where: str = "config") -> dict:
         raise ValueError(f"{where}: data_consistency must be 'gradient' or 'hard', got "
                          f"{arch['data_consistency']!r}")
     f, copies = arch["features"], 1 if arch["shared"] else arch["iters"]
-    params = copies * ((18 * arch["blocks"] + 2) * f * f + 40 * f)
+    params = copies * ((18 * (arch["blocks"] + arch["scales"] - 1) + 2) * f * f + 40 * f)
     if params > MAX_PARAMETERS:
         raise ValueError(f"{where}: this architecture has about {params:.3g} parameters, more "
                          f"than the {MAX_PARAMETERS:.0e} allowed; use fewer features, blocks "
@@ -135,10 +140,10 @@ def check_architecture(config: Any, where: str = "config") -> dict:
 
 
 def build_model(config: Any) -> NeuralPGD:
-    """The :class:`NeuralPGD` of a config: ``ResNetProx(features, blocks)`` unrolled ``iters``
-    times, ``shared`` weights or one proximal per iteration. ``task="sr"`` takes real images
-    (one channel) and starts its step at :math:`1/\\|S^H S\\| = f^2` for the block average
-    :math:`S` by ``factor`` :math:`f`; MRI at 1.
+    """The :class:`NeuralPGD` of a config: ``ResNetProx(features, blocks, scales)`` unrolled
+    ``iters`` times, ``shared`` weights or one proximal per iteration. ``task="sr"`` takes
+    real images (one channel) and starts its step at :math:`1/\\|S^H S\\| = f^2` for the block
+    average :math:`S` by ``factor`` :math:`f`; MRI at 1.
 
     ``config`` is a dict or a dataclass instance (e.g. :class:`npgd.train.TrainConfig`);
     missing architecture keys take their defaults, other keys are ignored, and the values are
@@ -156,7 +161,8 @@ def build_model(config: Any) -> NeuralPGD:
     c = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
     arch = check_architecture({**_DEFAULTS, **c}, "build_model")
     prox = ResNetProx(features=arch["features"], blocks=arch["blocks"],
-                      channels=_CHANNELS[arch["task"]], norm=arch["norm"])
+                      channels=_CHANNELS[arch["task"]], norm=arch["norm"],
+                      scales=arch["scales"])
     step = 1.0
     if arch["task"] == "sr":
         step = float(check_int("build_model", "factor", c.get("factor", 2), 1)) ** 2
@@ -166,7 +172,7 @@ def build_model(config: Any) -> NeuralPGD:
 
 def architecture(net: NeuralPGD) -> dict:
     """The config of a built network, read off its modules: ``features``, ``blocks``,
-    ``iters``, ``shared``, ``norm``, ``data_consistency`` and ``task`` (``"sr"`` for a
+    ``scales``, ``iters``, ``shared``, ``norm``, ``data_consistency`` and ``task`` (``"sr"`` for a
     one-channel proximal), such that ``build_model(architecture(net))`` has the same
     parameters (names and shapes) as ``net``.
 
@@ -185,7 +191,7 @@ def architecture(net: NeuralPGD) -> dict:
                         f"builds only those), got {type(prox).__name__}")
     task = {c: t for t, c in _CHANNELS.items()}[prox.channels]
     return {"features": prox.head.out_channels, "blocks": len(prox.blocks),
-            "iters": net.iters, "shared": net.shared, "norm": prox.norm,
+            "scales": prox.scales, "iters": net.iters, "shared": net.shared, "norm": prox.norm,
             "data_consistency": net.data_consistency, "task": task}
 
 

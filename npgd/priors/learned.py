@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from npgd import backend
@@ -127,20 +128,53 @@ class _ResBlock(nn.Module):
         return z + self.body(z)
 
 
+class _CoarseBranch(nn.Module):
+    """Two ``kernel``\\ ×\\ ``kernel`` convolutions (ReLU between) on the feature maps averaged
+    over ``factor`` × ``factor`` blocks, added back bilinearly upsampled: it sees ``factor``
+    times farther than a convolution at full resolution for :math:`1/\\text{factor}^2` of its
+    cost. Its last convolution starts at zero, so adding the branch leaves the map unchanged
+    (a trained network gains coarse scales without losing what it learned)."""
+
+    def __init__(self, features: int, kernel: int, factor: int):
+        super().__init__()
+        self.factor = factor
+        pad = kernel // 2
+        self.body = nn.Sequential(nn.Conv2d(features, features, kernel, padding=pad),
+                                  nn.ReLU(inplace=True),
+                                  nn.Conv2d(features, features, kernel, padding=pad))
+        nn.init.zeros_(self.body[-1].weight)
+        nn.init.zeros_(self.body[-1].bias)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        # ceil_mode: odd sizes keep their last row/column (a partial block averages what it has)
+        g = F.avg_pool2d(h, self.factor, ceil_mode=True)
+        g = self.body(g)
+        return h + F.interpolate(g, size=tuple(h.shape[-2:]), mode="bilinear",
+                                 align_corners=False)
+
+
 class ResNetProx(_ImageProx):
     """The ResNet proximal of Mardani et al., "Neural Proximal Gradient Descent for Compressive
     Imaging", NeurIPS 2018 (Sec. 5.1), and of their recurrent-GANCS paper, "Recurrent
     Generative Adversarial Networks for Proximal Learning and Automated Compressive Image
     Recovery" (Sec. 4.1, Fig. 2).
 
-    .. math:: P(x) = x + H_3\\,\\sigma(H_2\\,\\sigma(H_1\\, R_B \\cdots R_1(C x))),
+    .. math:: P(x) = x + H_3\\,\\sigma(H_2\\,\\sigma(H_1\\, G_{S-1} \\cdots G_1\\,
+              R_B \\cdots R_1(C x))),
               \\qquad R_b(z) = z + \\sigma(\\mathrm{BN}(K_{b2}\\,
               \\sigma(\\mathrm{BN}(K_{b1} z)))),
 
     with :math:`C` a 3×3 convolution from the image channels to ``features`` maps,
     residual blocks :math:`R_b` of two ``kernel``\\ ×\\ ``kernel`` convolutions each followed
     by batch norm and ReLU :math:`\\sigma`, then three 1×1 convolutions :math:`H_1, H_2, H_3`
-    (the first two with ReLU) back to the image channels. The outer skip ``x +`` (``residual``)
+    (the first two with ReLU) back to the image channels. With ``scales`` :math:`S > 1`
+    (an npgd addition, not in the papers), coarse branches
+    :math:`G_s(z) = z + U_s K_{s2}\\,\\sigma(K_{s1} D_s z)` follow the blocks: :math:`D_s`
+    averages :math:`2^s \\times 2^s` blocks, :math:`U_s` upsamples bilinearly, so the proximal
+    sees aliasing and structure :math:`2^{S-1}` times farther for about
+    :math:`\\sum_s 4^{-s}` more arithmetic (a U-Net's reach, as in Ronneberger et al.,
+    "U-Net", MICCAI 2015, at the cost of a ResNet block); each :math:`K_{s2}` starts at zero.
+    The outer skip ``x +`` (``residual``)
     makes the network learn the artefact to remove, which trains faster than learning the
     image; with ``normalize`` the map is applied at unit RMS (see the module docstring).
 
@@ -158,6 +192,9 @@ class ResNetProx(_ImageProx):
     norm, residual, normalize : bool
         Batch norm in the blocks; outer skip connection; per-sample scale (and, for complex
         images, global phase) normalisation.
+    scales : int
+        Resolutions the proximal works at: 1 (the papers' proximal) or more, each a coarse
+        branch at half the previous resolution after the residual blocks.
 
     Examples
     --------
@@ -169,6 +206,11 @@ class ResNetProx(_ImageProx):
     (torch.Size([3, 16, 12]), torch.complex64)
     >>> sum(p.numel() for p in P.parameters())
     1498
+    >>> Q = priors.ResNetProx(features=8, scales=3)   # coarse branches start at zero:
+    >>> Q.load_state_dict(P.state_dict(), strict=False).unexpected_keys
+    []
+    >>> bool(torch.equal(P(x, 1.0), Q(x, 1.0)))       # the same map as P until trained
+    True
     """
 
     def __init__(
@@ -180,15 +222,19 @@ class ResNetProx(_ImageProx):
         norm: bool = True,
         residual: bool = True,
         normalize: bool = True,
+        scales: int = 1,
     ):
         super().__init__()
         for name, v in [("features", features), ("blocks", blocks), ("channels", channels)]:
             check_int("ResNetProx", name, v)
+        check_int("ResNetProx", "scales", scales, 1, 8)
         if check_int("ResNetProx", "kernel", kernel) % 2 == 0:
             raise ValueError(f"ResNetProx: kernel must be an odd int >= 1, got {kernel!r}")
         self.channels, self.residual, self.normalize = channels, residual, normalize
         self.head = nn.Conv2d(channels, features, 3, padding=1)
         self.blocks = nn.Sequential(*[_ResBlock(features, kernel, norm) for _ in range(blocks)])
+        self.coarse = nn.Sequential(*[_CoarseBranch(features, kernel, 2**s)
+                                      for s in range(1, scales)])
         self.tail = nn.Sequential(
             nn.Conv2d(features, features, 1), nn.ReLU(inplace=True),
             nn.Conv2d(features, features, 1), nn.ReLU(inplace=True),
@@ -200,8 +246,13 @@ class ResNetProx(_ImageProx):
             nn.init.zeros_(self.tail[-1].bias)
 
     def net(self, z: torch.Tensor) -> torch.Tensor:
-        out = self.tail(self.blocks(self.head(z)))
+        out = self.tail(self.coarse(self.blocks(self.head(z))))
         return z + out if self.residual else out
+
+    @property
+    def scales(self) -> int:
+        """The resolutions the proximal works at (1 + its coarse branches)."""
+        return len(self.coarse) + 1
 
     @property
     def norm(self) -> bool:
@@ -231,10 +282,11 @@ class ResNetProx(_ImageProx):
         head = self.head  # blocks >= 1 (checked in __init__): the first conv has the kernel
         out = ResNetProx(features=head.out_channels, blocks=len(self.blocks),
                          kernel=self.blocks[0].body[0].kernel_size[0], channels=self.channels,
-                         norm=False, residual=self.residual,
-                         normalize=self.normalize).to(head.weight.device, head.weight.dtype)
+                         norm=False, residual=self.residual, normalize=self.normalize,
+                         scales=self.scales).to(head.weight.device, head.weight.dtype)
         with torch.no_grad():
             out.head.load_state_dict(self.head.state_dict())
+            out.coarse.load_state_dict(self.coarse.state_dict())
             out.tail.load_state_dict(self.tail.state_dict())
             for theirs, ours in zip(self.blocks, out.blocks, strict=True):
                 convs = [m for m in ours.body if isinstance(m, nn.Conv2d)]

@@ -62,6 +62,9 @@ class TrainConfig:
 
     features: int = _field(128, "feature maps of each residual block")
     blocks: int = _field(1, "residual blocks per proximal network")
+    scales: int = _field(1, "resolutions of each proximal network, in [1, 8]: 1 (the "
+                         "papers'), or coarse branches at 1/2, 1/4, ... of the image size "
+                         "after the residual blocks (npgd.priors.ResNetProx)")
     iters: int = _field(10, "unrolled iterations (copies of the proximal network)")
     shared: bool = _field(True, "one proximal network shared by all iterations "
                           "(--no-shared: one per iteration)")
@@ -130,14 +133,18 @@ class TrainConfig:
                               "one to untie with --no-shared, or a batch-norm one to fold "
                               "into its convolutions with --no-norm, or one with fewer "
                               "--blocks, the new ones starting near the identity, with "
-                              "--no-norm), with a fresh optimizer",
+                              "--no-norm, or with fewer --scales, the new branches starting "
+                              "at zero), with a fresh optimizer",
                               metavar="CHECKPOINT|MODEL")
+    new_lr_scale: float = _field(1.0, "learning-rate multiplier of the weights --init does "
+                                 "not provide (added --blocks or --scales; > 0): they start "
+                                 "at or near zero and learn slowly at a fine-tuning rate")
 
     def __post_init__(self) -> None:
         where = "TrainConfig"
         try:
             check_architecture({f: getattr(self, f) for f in
-                                ("features", "blocks", "iters", "shared", "norm",
+                                ("features", "blocks", "scales", "iters", "shared", "norm",
                                  "data_consistency")},
                                where)
             if self.shape is not None:
@@ -156,6 +163,7 @@ class TrainConfig:
                                  f"{self.accel!r}")
             check_positive_float(where, "noise_std", self.noise_std, allow_zero=True)
             check_positive_float(where, "lr", self.lr)
+            check_positive_float(where, "new_lr_scale", self.new_lr_scale)
             for name in ("beta", "gan_weight", "p_noiseless", "p_images", "p_reference_noise"):
                 v = check_positive_float(where, name, getattr(self, name), allow_zero=True)
                 if v > 1 or (name == "gan_weight" and v == 1):

@@ -345,8 +345,41 @@ def _setup(config: TrainConfig, out: Path, device: str | None,
 
 
 def _adam(net: torch.nn.Module, config: TrainConfig) -> tuple[torch.optim.Optimizer, Any]:
-    opt = torch.optim.Adam(net.parameters(), lr=config.lr, betas=(0.9, 0.999))
+    """Adam over ``net``'s parameters; with ``init`` and ``new_lr_scale`` != 1, the weights
+    the init checkpoint does not provide (added residual blocks or coarse branches) form a
+    second group at ``new_lr_scale`` times the rate."""
+    params = list(net.named_parameters())
+    new = _added_parameters(params, config) if config.init and config.new_lr_scale != 1 \
+        else set()
+    groups = [{"params": [p for n, p in params if n not in new], "lr": config.lr}]
+    if new:
+        groups.append({"params": [p for n, p in params if n in new],
+                       "lr": config.lr * config.new_lr_scale})
+    opt = torch.optim.Adam(groups, betas=(0.9, 0.999))
     return opt, torch.optim.lr_scheduler.StepLR(opt, config.lr_halve_every, gamma=0.5)
+
+
+def _init_architecture(config: TrainConfig) -> tuple[dict, dict]:
+    """The checkpoint state named by ``config.init`` and its checked architecture."""
+    src = config.init
+    shipped = not Path(src).is_file() and src in MODELS
+    state = checkpoint_state(src) if shipped else load_checkpoint(src)
+    # only the architecture matters here: training settings of newer versions are ignored
+    return state, check_architecture(state["config"], f"train: init={src!r}")
+
+
+def _added_parameters(params: list, config: TrainConfig) -> set[str]:
+    """Names of the parameters (of ``params``, ``(name, tensor)`` pairs) that a run started
+    from ``config.init`` adds: residual blocks and coarse branches beyond the init's."""
+    _, stored = _init_architecture(config)
+    limits = {"blocks": stored["blocks"], "coarse": stored["scales"] - 1}
+    added = set()
+    for name, _ in params:
+        parts = name.split(".")
+        for i, part in enumerate(parts[:-1]):
+            if part in limits and parts[i + 1].isdigit() and int(parts[i + 1]) >= limits[part]:
+                added.add(name)
+    return added
 
 
 def _resume_or_init(run: _Run, resume: bool) -> None:
@@ -531,11 +564,8 @@ def _load_init(net: NeuralPGD, config: TrainConfig) -> None:
     """Copy the weights named by ``config.init`` (a checkpoint path or a shipped model name)
     into ``net``; a different architecture is a ValueError naming the fields that differ."""
     src = config.init
-    shipped = not Path(src).is_file() and src in MODELS
-    state = checkpoint_state(src) if shipped else load_checkpoint(src)
+    state, stored = _init_architecture(config)
     theirs = model_from_state(state, f"train: init={src!r}")  # checks keys and weights
-    # only the architecture matters here: training settings of newer versions are ignored
-    stored = check_architecture(state["config"], f"train: init={src!r}")
     # shared -> independent is allowed: every copy starts from the shared proximal ("untying")
     untie = stored["shared"] and not config.shared
     # batch norm -> none too: folded into the convolutions, the same eval-mode network
@@ -547,7 +577,9 @@ def _load_init(net: NeuralPGD, config: TrainConfig) -> None:
     if deepen and config.norm:
         raise ValueError(f"train: init={src!r} has {stored['blocks']} residual block(s) per "
                          f"proximal and this run {config.blocks}: adding blocks needs --no-norm")
-    allowed = {"shared": untie, "norm": fold, "blocks": deepen}
+    # fewer scales -> more: the new coarse branches start at zero (the same map)
+    widen = stored["scales"] < config.scales
+    allowed = {"shared": untie, "norm": fold, "blocks": deepen, "scales": widen}
     diff = {k: (stored[k], getattr(config, k)) for k in stored
             if _norm(stored[k]) != _norm(getattr(config, k)) and not allowed.get(k, False)}
     if diff:
@@ -561,6 +593,7 @@ def _load_init(net: NeuralPGD, config: TrainConfig) -> None:
     weights = {k2: v for k, v in theirs.state_dict().items() for k2 in ours(k)}
     if deepen:
         _near_identity_blocks(net, stored["blocks"])
+    if deepen or widen:
         weights = {**net.state_dict(), **weights}
     net.load_state_dict(weights)
 

@@ -222,7 +222,8 @@ def evaluate_psnr(net: NeuralPGD, task: Task, images: np.ndarray, seed: int = 0,
 def build_task_model(config: dict) -> NeuralPGD:
     """The :class:`NeuralPGD` a task-training config describes (the ``"config"`` of a
     checkpoint written by ``scripts/train_sr.py``): ``prox`` ``"resnet"``
-    (:class:`~npgd.priors.ResNetProx` with ``features``, ``blocks``, ``channels``) or
+    (:class:`~npgd.priors.ResNetProx` with ``features``, ``blocks``, ``channels``,
+    ``scales``) or
     ``"swish"`` (:class:`~npgd.priors.SwishProx` with ``kernel``, ``features``, ``layers``,
     ``channels``), unrolled ``iters`` times with ``shared`` weights and the initial ``step``.
 
@@ -237,7 +238,7 @@ def build_task_model(config: dict) -> NeuralPGD:
     kind = c.get("prox", "resnet")
     if kind == "resnet":
         prox = priors.ResNetProx(features=c["features"], blocks=c.get("blocks", 1),
-                                 channels=c.get("channels", 2))
+                                 channels=c.get("channels", 2), scales=c.get("scales", 1))
     elif kind == "swish":
         prox = priors.SwishProx(kernel=c["kernel"], features=c["features"],
                                 layers=c.get("layers", 5), channels=c.get("channels", 1))
