@@ -13,7 +13,8 @@ convolutions (``npgd.models.fold_batch_norm``, the form of a ``--no-norm`` model
 shipped ``mri-general``).
 
 ``--scales S`` adds the coarse branches of ``npgd.priors.ResNetProx(scales=S)`` (the shipped
-``mri-general`` has 3).
+``mri-general`` has 3). ``--models mri-general old.pt`` times trained networks instead
+(fp32, batch 1, interleaved rounds).
 
 Run:  python benchmarks/neural_pgd.py [--features 48] [--iters 10] [--scales 1] [--batches 1 64]
       [--repeats 5]
@@ -40,11 +41,38 @@ def problem(batch: int, device: str):
     return A, A(x), x
 
 
+def compare(names: list[str], repeats: int, rounds: int = 5) -> None:
+    """fp32 inference on the CPU, batch 1, of trained networks in turn: ``rounds`` rounds that
+    time every network (median of ``repeats`` runs each), so that the machine's drift hits
+    them alike; prints each network's median over the rounds and its ratio to the first."""
+    nets = {n: (models.load_model(n) if n.endswith(".pt") else models.pretrained(n)).eval()
+            for n in names}
+    A, y, _ = problem(1, "cpu")
+    times: dict[str, list[float]] = {n: [] for n in nets}
+    for _ in range(rounds):
+        for n, net in nets.items():
+            def run(net=net):
+                with torch.no_grad():
+                    net(A, y)
+
+            times[n].append(median_seconds(run, repeats, lambda: None))
+    print(f"fp32 inference, 192x160 complex64, batch 1, CPU threads {torch.get_num_threads()}, "
+          f"median of {rounds} rounds x {repeats} runs")
+    first = float(np.median(times[names[0]]))
+    for n, ts in times.items():
+        sec = float(np.median(ts))
+        print(f"{n:40s} {sec:8.4f} s/slice  (rounds {min(ts):.3f}-{max(ts):.3f})  "
+              f"{sec / first:5.2f}x the first", flush=True)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--features", type=int, default=48)
     p.add_argument("--blocks", type=int, default=1)
     p.add_argument("--scales", type=int, default=1)
+    p.add_argument("--models", nargs="+", default=None, metavar="NAME|FILE",
+                   help="time these trained networks (shipped names or model.pt files) "
+                        "side by side instead of an untrained one of the size above")
     p.add_argument("--iters", type=int, default=10)
     p.add_argument("--batches", type=int, nargs="+", default=[1, 64])
     p.add_argument("--train-batch", type=int, default=4)
@@ -53,6 +81,8 @@ def main() -> None:
     args = p.parse_args()
     if args.cpu_threads:
         torch.set_num_threads(args.cpu_threads)
+    if args.models:
+        return compare(args.models, args.repeats)
     cfg = train.TrainConfig(features=args.features, blocks=args.blocks, iters=args.iters,
                             scales=args.scales)
     print(f"NeuralPGD {args.iters} copies x {args.blocks} RB x {args.features} features x "
