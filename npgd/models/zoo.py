@@ -32,13 +32,14 @@ __all__ = ["DEFAULT_MODEL", "MODELS", "architecture", "build_model", "check_arch
 MODELS = {
     "mri-general": (
         "mri-general.pt",
-        "NeuralPGD, 10 independent copies x 1 residual block (48 features, no batch norm): "
-        "mri-brain-5x fine-tuned on CPU on domain-randomized data (npgd.train.synth: real "
-        "volumes, label "
+        "NeuralPGD, 10 independent copies x 1 residual block (48 features, no batch norm) "
+        "with coarse branches at 1/2 and 1/4 of the image size (3 scales): mri-brain-5x "
+        "fine-tuned on CPU on domain-randomized data (npgd.train.synth: real volumes, label "
         "synthesis, natural images, crisp piecewise-constant scenes, any orientation, size, "
         "contrast, phase, noise, 2.5-9x variable-density/radial/line masks) with the "
-        "log-normalized (P2) loss, the last stage with 60 % noiseless samples; the default "
-        "model; see npgd/models/weights/README.md",
+        "log-normalized (P2) loss, the last two stages with 60 % noiseless samples, the last "
+        "with the coarse branches added; the default model; see "
+        "npgd/models/weights/README.md",
     ),
     "mri-brain-5x": (
         "mri-brain-5x.pt",
