@@ -113,6 +113,16 @@ class _ImageProx(nn.Module):
         return out if r is None else out * r
 
 
+def _add(new: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """``new + z``, into ``new`` (a tensor just computed, used nowhere else) when no graph is
+    recorded and the dtypes agree: the same values, one large allocation fewer per call
+    (fresh multi-megabyte buffers cost page faults on the CPU; about a tenth of the
+    inference time of a network with coarse branches)."""
+    if torch.is_grad_enabled() or new.dtype != z.dtype or new.shape != z.shape:
+        return new + z
+    return new.add_(z)
+
+
 class _ResBlock(nn.Module):
     def __init__(self, features: int, kernel: int, norm: bool):
         super().__init__()
@@ -125,7 +135,7 @@ class _ResBlock(nn.Module):
         self.body = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return z + self.body(z)
+        return _add(self.body(z), z)
 
 
 class _CoarseBranch(nn.Module):
@@ -149,8 +159,8 @@ class _CoarseBranch(nn.Module):
         # ceil_mode: odd sizes keep their last row/column (a partial block averages what it has)
         g = F.avg_pool2d(h, self.factor, ceil_mode=True)
         g = self.body(g)
-        return h + F.interpolate(g, size=tuple(h.shape[-2:]), mode="bilinear",
-                                 align_corners=False)
+        return _add(F.interpolate(g, size=tuple(h.shape[-2:]), mode="bilinear",
+                                  align_corners=False), h)
 
 
 class ResNetProx(_ImageProx):
