@@ -612,7 +612,7 @@ def test_init_adds_coarse_scales_at_zero_with_their_own_rate(tmp_path):
     rng = np.random.default_rng(3)
     A, y = mri.simulate(rng.random((2, 32, 24), dtype=np.float32), rng.random((2, 32, 24)) < 0.4)
     np.testing.assert_array_equal(experiments.neural(net)(A, y), experiments.neural(old)(A, y))
-    opt, _ = loop._adam(net, cfg)
+    opt, _ = loop._adam(net, cfg, loop._added_names(net, cfg, None, None))
     lrs = [g["lr"] for g in opt.param_groups]
     assert lrs == [cfg.lr, 10 * cfg.lr]
     added = {id(p) for p in opt.param_groups[1]["params"]}
@@ -626,4 +626,25 @@ def test_init_adds_coarse_scales_at_zero_with_their_own_rate(tmp_path):
     with pytest.raises(ValueError, match=r"'scales': \(3, 1\)"):
         train.train(tiny(steps=1, norm=False, init=str(tmp_path / "b" / "model.pt")),
                     tmp_path / "c", progress=False)
-    assert len(loop._adam(net, tiny(norm=False, scales=3, init=src))[0].param_groups) == 1
+    assert not loop._added_names(net, tiny(norm=False, scales=3, init=src), None, None)
+
+
+def test_resume_of_a_grown_run_keeps_its_rate_groups_without_the_init_file(tmp_path):
+    """A run started from ``init`` with ``new_lr_scale`` records which weights train at the
+    higher rate in ``last.pt``: resumed after the init file is gone, it continues exactly as
+    the uninterrupted run, both learning-rate groups included."""
+    train.train(tiny(steps=2, norm=False), tmp_path / "a", progress=False)
+    src = tmp_path / "a" / "model.pt"
+    cfg = dict(norm=False, scales=3, init=str(src), new_lr_scale=10.0)
+    train.train(tiny(**cfg), tmp_path / "full", progress=False)
+    train.train(tiny(steps=2, **cfg), tmp_path / "cut", progress=False)
+    added = models.load_checkpoint(tmp_path / "cut" / "last.pt")["added"]
+    assert added and all(".coarse." in n for n in added)
+    src.unlink()
+    run = loop._train(tiny(**cfg), tmp_path / "cut", True, False, None, False, None, None)
+    assert [g["lr"] for g in run.opt.param_groups] == [tiny().lr, 10 * tiny().lr]
+    assert run.added == frozenset(added)
+    a = models.load_checkpoint(tmp_path / "full" / "last.pt")
+    b = models.load_checkpoint(tmp_path / "cut" / "last.pt")
+    assert b["step"] == 4 and b["added"] == added
+    assert_same(a["model"], b["model"])

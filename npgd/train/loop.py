@@ -90,6 +90,7 @@ class _Run:
     step: int = 0
     history: list = dataclasses.field(default_factory=list)
     best: float = -math.inf
+    added: frozenset = frozenset()  # parameter names trained at ``new_lr_scale`` times the rate
 
 
 def train(
@@ -160,8 +161,11 @@ def _train(config: TrainConfig, out: Path, resume: bool, overwrite: bool, device
     handlers = _catch_signals(stop)
     bar = None
     try:
-        run, owner = _setup(config, out, device, custom)
-        _resume_or_init(run, resume)
+        last = out / "last.pt"
+        resumed = load_checkpoint(last) if resume and last.is_file() else None
+        init = _init_architecture(config) if config.init and resumed is None else None
+        run, owner = _setup(config, out, device, custom, resumed, init)
+        _resume_or_init(run, resumed, init)
         bar = _progress_bar(run) if progress and run.rank == 0 else None
         t0, loss_avg = time.perf_counter(), None
         while run.step < config.steps:
@@ -297,11 +301,14 @@ def resume_config(out: str | os.PathLike, given: dict | None = None) -> TrainCon
     return TrainConfig(**new)
 
 
-def _setup(config: TrainConfig, out: Path, device: str | None,
-           custom: dict | None = None) -> tuple[_Run, bool]:
+def _setup(config: TrainConfig, out: Path, device: str | None, custom: dict | None = None,
+           resumed: dict | None = None, init: tuple[dict, dict] | None = None
+           ) -> tuple[_Run, bool]:
     """Processes and device, data, task, network, optimizers: a fresh run at step 0; whether
     this call initialised ``torch.distributed`` (and so must tear it down). ``custom``
-    replaces the config's task, data and network (:func:`train_task`)."""
+    replaces the config's task, data and network (:func:`train_task`); ``resumed`` (the
+    ``last.pt`` state to continue) or ``init`` (:func:`_init_architecture`) name the weights
+    of the second learning-rate group (:func:`_added_names`)."""
     rank, world, dist, owner = _distributed(device)
     if device is None:
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if torch.cuda.is_available() \
@@ -322,11 +329,12 @@ def _setup(config: TrainConfig, out: Path, device: str | None,
         task = task_of(config)
     torch.manual_seed(config.seed)
     net = (custom["net"] if custom is not None else build_model(config)).to(dev)
-    opt, sched = _adam(net, config)
+    added = _added_names(net, config, resumed, init)
+    opt, sched = _adam(net, config, added)
     run = _Run(config=config, out=out, dev=dev, rank=rank, world=world, dist=dist, data=d,
                task=task, net=net,
                model=torch.nn.parallel.DistributedDataParallel(net) if dist else net,
-               opt=opt, sched=sched, amp=config.amp and native_bf16(dev))
+               opt=opt, sched=sched, amp=config.amp and native_bf16(dev), added=added)
     if config.gan_weight > 0:
         disc = Discriminator().to(dev)
         opt_d, sched_d = _adam(disc, config)
@@ -344,16 +352,15 @@ def _setup(config: TrainConfig, out: Path, device: str | None,
     return run, owner
 
 
-def _adam(net: torch.nn.Module, config: TrainConfig) -> tuple[torch.optim.Optimizer, Any]:
-    """Adam over ``net``'s parameters; with ``init`` and ``new_lr_scale`` != 1, the weights
-    the init checkpoint does not provide (added residual blocks or coarse branches) form a
-    second group at ``new_lr_scale`` times the rate."""
+def _adam(net: torch.nn.Module, config: TrainConfig, added: frozenset = frozenset()
+          ) -> tuple[torch.optim.Optimizer, Any]:
+    """Adam over ``net``'s parameters at ``config.lr``; those named in ``added`` (the weights
+    an init checkpoint does not provide, :func:`_added_names`) form a second group at
+    ``new_lr_scale`` times the rate."""
     params = list(net.named_parameters())
-    new = _added_parameters(params, config) if config.init and config.new_lr_scale != 1 \
-        else set()
-    groups = [{"params": [p for n, p in params if n not in new], "lr": config.lr}]
-    if new:
-        groups.append({"params": [p for n, p in params if n in new],
+    groups = [{"params": [p for n, p in params if n not in added], "lr": config.lr}]
+    if added:
+        groups.append({"params": [p for n, p in params if n in added],
                        "lr": config.lr * config.new_lr_scale})
     opt = torch.optim.Adam(groups, betas=(0.9, 0.999))
     return opt, torch.optim.lr_scheduler.StepLR(opt, config.lr_halve_every, gamma=0.5)
@@ -368,10 +375,24 @@ def _init_architecture(config: TrainConfig) -> tuple[dict, dict]:
     return state, check_architecture(state["config"], f"train: init={src!r}")
 
 
-def _added_parameters(params: list, config: TrainConfig) -> set[str]:
+def _added_names(net: torch.nn.Module, config: TrainConfig, resumed: dict | None,
+                 init: tuple[dict, dict] | None) -> frozenset:
+    """The parameters of ``net`` that train at ``new_lr_scale`` times the rate: none unless
+    the run starts from ``config.init`` with ``new_lr_scale`` != 1; a resumed run takes the
+    names its ``last.pt`` recorded, so that the init file is not needed any more (a
+    ``last.pt`` of an older version without them: from the init file, as at the start)."""
+    if not config.init or config.new_lr_scale == 1:
+        return frozenset()
+    if resumed is not None and "added" in resumed:
+        return frozenset(resumed["added"])
+    stored = (init or _init_architecture(config))[1]
+    return frozenset(_added_parameters(net.named_parameters(), stored))
+
+
+def _added_parameters(params: Any, stored: dict) -> set[str]:
     """Names of the parameters (of ``params``, ``(name, tensor)`` pairs) that a run started
-    from ``config.init`` adds: residual blocks and coarse branches beyond the init's."""
-    _, stored = _init_architecture(config)
+    from a checkpoint of architecture ``stored`` adds: residual blocks and coarse branches
+    beyond the checkpoint's."""
     limits = {"blocks": stored["blocks"], "coarse": stored["scales"] - 1}
     added = set()
     for name, _ in params:
@@ -382,11 +403,12 @@ def _added_parameters(params: list, config: TrainConfig) -> set[str]:
     return added
 
 
-def _resume_or_init(run: _Run, resume: bool) -> None:
-    """Continue ``out/last.pt`` (``resume``), or copy the ``init`` weights, or neither."""
+def _resume_or_init(run: _Run, resumed: dict | None, init: tuple[dict, dict] | None) -> None:
+    """Continue ``resumed`` (the state of ``out/last.pt``), or copy the ``init`` weights
+    (:func:`_init_architecture`), or neither."""
     last = run.out / "last.pt"
-    if resume and last.is_file():
-        state = load_checkpoint(last)
+    if resumed is not None:
+        state = resumed
         old = {**dataclasses.asdict(_stored_config(state, str(last))),
                "steps": run.config.steps}
         new = dataclasses.asdict(run.config)
@@ -406,7 +428,7 @@ def _resume_or_init(run: _Run, resume: bool) -> None:
             run.gan["sched"].load_state_dict(state["d_scheduler"])
         run.step, run.history, run.best = state["step"], state["history"], state["best_snr"]
     elif run.config.init:
-        _load_init(run.net, run.config)
+        _load_init(run.net, run.config, init)
 
 
 def _train_step(run: _Run) -> float:
@@ -526,7 +548,8 @@ def _save_last(run: _Run) -> None:
         return
     state = {"format": FORMAT, "config": dataclasses.asdict(run.config), "step": run.step,
              "model": run.net.state_dict(), "optimizer": run.opt.state_dict(),
-             "scheduler": run.sched.state_dict(), "history": run.history, "best_snr": run.best}
+             "scheduler": run.sched.state_dict(), "history": run.history, "best_snr": run.best,
+             "added": sorted(run.added)}
     if run.gan:
         state |= {"discriminator": run.gan["disc"].state_dict(),
                   "d_optimizer": run.gan["opt"].state_dict(),
@@ -560,11 +583,13 @@ def _distributed(device: str | None) -> tuple[int, int, Any, bool]:
     return dist.get_rank(), dist.get_world_size(), dist, owner
 
 
-def _load_init(net: NeuralPGD, config: TrainConfig) -> None:
-    """Copy the weights named by ``config.init`` (a checkpoint path or a shipped model name)
+def _load_init(net: NeuralPGD, config: TrainConfig, init: tuple[dict, dict] | None = None
+               ) -> None:
+    """Copy the weights named by ``config.init`` (a checkpoint path or a shipped model name;
+    ``init``: its state and architecture, :func:`_init_architecture`, when already read)
     into ``net``; a different architecture is a ValueError naming the fields that differ."""
     src = config.init
-    state, stored = _init_architecture(config)
+    state, stored = init or _init_architecture(config)
     theirs = model_from_state(state, f"train: init={src!r}")  # checks keys and weights
     # shared -> independent is allowed: every copy starts from the shared proximal ("untying")
     untie = stored["shared"] and not config.shared
