@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
                     margins[m].append(res["minus_best_cs_db"][m])
                 chose = methods[AUTO].choice["method"]
                 line += (f"  | {first} - CS {margins[first][-1]:+.2f}, auto "
-                         f"({'model' if chose == first else chose}) - CS "
+                         f"({chose.replace(first, 'model')}) - CS "
                          f"{margins[AUTO][-1]:+.2f}")
             print(line, flush=True)
     for m in others:

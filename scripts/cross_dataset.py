@@ -143,8 +143,8 @@ def _row(args: argparse.Namespace, source: int, condition: int) -> dict:
     if args.auto:
         c = extra[AUTO].choice
         row.update(auto=AUTO, auto_margin=res["minus_best_cs_db"][AUTO],
-                   auto_choice={"method": "model" if c["method"] == name else c["method"],
-                                "rel": c["rel"], "cv_snr": c["cv_snr"],
+                   auto_choice={"method": c["method"].replace(name, "model"),
+                                "weight": c["weight"], "rel": c["rel"], "cv_snr": c["cv_snr"],
                                 "seconds": c["seconds"]})
     print(f"{src:42s} {label:9s} ZF {row['snr']['zero-filled']:5.1f}  "
           f"WV {row['snr']['CS-WV']:5.1f}  TV {row['snr']['CS-TV']:5.1f}  "
@@ -229,7 +229,8 @@ def _summary(rows: list[dict]) -> list[str]:
         out.append(f"- adaptation: {np.median(t):.0f} s per scored slice (median; "
                    f"{min(t):.0f}-{max(t):.0f} s), on top of the model's own time")
     if all("auto" in r for r in rows):
-        picks = [r["auto_choice"]["method"] for r in rows]
+        picks = ["a mixture" if r["auto_choice"].get("weight") else r["auto_choice"]["method"]
+                 for r in rows]
         t = [r["auto_choice"]["seconds"] / r["scored"] for r in rows]
         out.append("- auto chose " + ", ".join(f"{k} {picks.count(k)}" for k in
                                                sorted(set(picks), key=picks.index))
@@ -261,13 +262,16 @@ def _auto_text(result: dict) -> list[str]:
         return []
     return [
         "",
-        "\"Auto\" chooses, for each source and condition, between the model, CS-WV and "
-        "CS-TV without a reference image (``npgd.experiments.kcv.auto``, ``npgd eval "
-        "--auto``): each candidate reconstructs the scored slices twice, each time from the "
+        "\"Auto\" chooses, for each source and condition, between the model, CS-WV, "
+        "CS-TV and the mixtures w model + (1 - w) CS (w = 0.25, 0.5, 0.75, CS the better "
+        "of the two by this score) without a reference image "
+        "(``npgd.experiments.kcv.auto``, ``npgd eval --auto``): each candidate reconstructs "
+        "the scored slices twice, each time from the "
         "measurements less a held-out 15 % of the sampled locations, and is scored by how "
         "well it predicts the held-out samples (weighted by the inverse sampling density, "
         "k-space cross-validation: Ward, IEEE Trans. Inf. Theory 2009); the CS weights are "
-        "chosen by the same score over the grid of the tuned columns. The best candidate "
+        "chosen by the same score over the grid of the tuned columns, and a mixture's "
+        "prediction is the mixture of its parts' predictions. The best candidate "
         "then reconstructs from all the samples. Unlike the tuned CS columns it never sees "
         "the reference, so \"Auto - best CS\" compares a method a user can run on a real "
         "scan with CS tuned by an oracle.",
@@ -351,8 +355,8 @@ def main(argv: list[str] | None = None) -> int:
                    "most STEPS steps (default 0: off)")
     p.add_argument("--adapt-lr", type=float, default=1e-4)
     p.add_argument("--auto", action="store_true",
-                   help="also score the reference-free choice between the model, CS-WV and "
-                   "CS-TV (npgd.experiments.kcv.auto)")
+                   help="also score the reference-free choice between the model, CS-WV, "
+                   "CS-TV and their mixtures (npgd.experiments.kcv.auto)")
     p.add_argument("--page", type=Path, default=ROOT / "docs" / "generalization.rst")
     p.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     p.add_argument("--render", type=Path, default=None, metavar="JSON",

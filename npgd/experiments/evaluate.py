@@ -346,8 +346,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-classic", action="store_true",
                    help="skip CS-WV and CS-TV (and CG-SENSE on multi-coil data)")
     g.add_argument("--auto", action="store_true",
-                   help="also report the method chosen without a reference: the model, CS-WV "
-                   "or CS-TV (their lambda chosen alike), whichever best predicts k-space "
+                   help="also report the method chosen without a reference: the model, CS-WV, "
+                   "CS-TV (their lambda chosen alike) or a mixture w model + (1 - w) CS "
+                   "(w = 0.25, 0.5, 0.75), whichever best predicts k-space "
                    "samples held out of the evaluated measurements (k-space "
                    "cross-validation, npgd.experiments.kcv.auto; single- or multi-coil; "
                    "with --sweep in every condition)")

@@ -28,7 +28,8 @@ fraction ``frac`` of the sampled locations outside a fully kept centre box).
 :func:`cv_snr` scores one method, :func:`tune_rel_cv` chooses a CS weight with it,
 :func:`select` ranks methods, and :func:`auto` builds the reconstruction method that
 ``npgd eval --auto`` reports: the learned model, CS-WV and CS-TV (each with its weight chosen
-by cross-validation) scored on the scan itself, and the best one used.
+by cross-validation) and mixtures of the model's image with the better CS image, scored on
+the scan itself, and the best one used.
 """
 
 from __future__ import annotations
@@ -44,8 +45,8 @@ from npgd import linops
 from npgd._util import DataError, UsageError, check_int, check_positive_float
 from npgd.experiments.tune import CS_METHODS, grid_search
 
-__all__ = ["UNITS", "UNIT_OF_FAMILY", "auto", "cv_snr", "holdout_split", "sampling_density",
-           "select", "tune_rel_cv"]
+__all__ = ["BLEND", "UNITS", "UNIT_OF_FAMILY", "auto", "cv_snr", "holdout_split",
+           "sampling_density", "select", "tune_rel_cv"]
 
 #: Half-width of the never-held-out centre box, as a fraction of each matrix size (the
 #: default of :func:`npgd.train.adapt.adapt`).
@@ -274,29 +275,59 @@ def cv_snr(method: Callable, A: linops.LinearOperator, y: Any, *, folds: int = 2
     >>> bool(cv_snr(exact, A, y)[0] > 100), bool(cv_snr(zero_filled, A, y)[0] < 1)
     (True, True)
     """
-    mask, yb, maps = _checked(A, y, "cv_snr")
+    return _score(_predictions(method, A, y, folds, frac, seed, unit, "cv_snr"))
+
+
+class _Folds:
+    """What one method predicts for the held-out samples of each fold (``pred``, None when
+    its reconstruction was not finite), the held-out samples themselves (``held``) and their
+    inverse-density weights (``wts``): everything :func:`_score` needs, so that a mixture of
+    methods is scored without reconstructing again (the prediction is linear in the image)."""
+
+    def __init__(self, pred: list | None, held: list, wts: np.ndarray, axes: tuple) -> None:
+        self.pred, self.held, self.wts, self.axes = pred, held, wts, axes
+
+    def mix(self, other: _Folds, w: float) -> _Folds:
+        """The predictions of ``w`` times this method's image plus ``1 - w`` times other's."""
+        pred = None if self.pred is None or other.pred is None else \
+            [w * a + (1 - w) * b for a, b in zip(self.pred, other.pred, strict=True)]
+        return _Folds(pred, self.held, self.wts, self.axes)
+
+
+def _predictions(method: Callable, A: linops.LinearOperator, y: Any, folds: int, frac: float,
+                 seed: int, unit: str, where: str) -> _Folds:
+    """Reconstruct with ``method`` from each fold's thinned samples and predict the held-out
+    ones (:func:`cv_snr`)."""
+    mask, yb, maps = _checked(A, y, where)
     hold = holdout_split(mask, folds, frac, seed, unit=unit)
     coil = (slice(None),) if maps is None else (slice(None), None)  # broadcast over coils
     wts = (1.0 / sampling_density(mask, radial=unit == "spoke"))[coil]
-    axes = tuple(range(1, yb.ndim))
-    num = np.zeros(len(yb))
-    den = np.zeros(len(yb))
+    pred: list | None = []
+    helds = []
     for part in hold:
         keep = mask & ~part
         x = np.asarray(method(_operator(keep, maps),
                               np.where(keep[coil], yb, 0).astype(yb.dtype)))
         if x.shape[-2:] != yb.shape[-2:] or x.size != len(yb) * np.prod(yb.shape[-2:]):
-            raise UsageError(f"cv_snr: method returned shape {x.shape}, expected "
+            raise UsageError(f"{where}: method returned shape {x.shape}, expected "
                              f"{len(yb)} image(s) {yb.shape[-2:]}")
-        if not np.isfinite(x).all():
-            return np.full(len(yb), -math.inf)
-        held = np.where(part[coil], yb, 0)
-        r = np.abs(_operator(part, maps)(x.reshape(len(yb), *yb.shape[-2:])) - held) ** 2
-        num += (wts * r).sum(axis=axes)
-        den += (wts * np.abs(held) ** 2).sum(axis=axes)
+        helds.append(np.where(part[coil], yb, 0))
+        if pred is not None and np.isfinite(x).all():
+            pred.append(_operator(part, maps)(x.reshape(len(yb), *yb.shape[-2:])))
+        else:
+            pred = None
+    return _Folds(pred, helds, wts, tuple(range(1, yb.ndim)))
+
+
+def _score(f: _Folds) -> np.ndarray:
+    """The per-slice cross-validated SNR (dB) of predictions ``f`` (-inf where not finite)."""
+    if f.pred is None:
+        return np.full(len(f.held[0]), -math.inf)
+    num = sum((f.wts * np.abs(p - h) ** 2).sum(axis=f.axes) for p, h in zip(f.pred, f.held,
+                                                                        strict=True))
+    den = sum((f.wts * np.abs(h) ** 2).sum(axis=f.axes) for h in f.held)
     with np.errstate(divide="ignore"):
-        out = -10 * np.log10(num / den)
-    return out if np.asarray(y).ndim == yb.ndim else out[:1]
+        return -10 * np.log10(num / den)
 
 
 def tune_rel_cv(solve: Callable[[float], Callable], A: linops.LinearOperator, y: Any, *,
@@ -322,13 +353,24 @@ def tune_rel_cv(solve: Callable[[float], Callable], A: linops.LinearOperator, y:
     >>> out["rel"] in out["grid"], len(out["grid"]) >= 2
     (True, True)
     """
+    return _tune(solve, A, y, start, points, {"folds": folds, "frac": frac, "seed": seed,
+                                               "unit": unit}, log)[0]
+
+
+def _tune(solve: Callable[[float], Callable], A: linops.LinearOperator, y: Any, start: float,
+          points: int, kw: dict, log: Callable[[str], Any] | None) -> tuple[dict, _Folds]:
+    """:func:`tune_rel_cv`, and the held-out predictions of the weight it chose."""
+    seen: dict[float, _Folds] = {}
+
     def score(r: float) -> float:
-        s = cv_snr(solve(r), A, y, folds=folds, frac=frac, seed=seed, unit=unit)
+        seen[r] = _predictions(solve(r), A, y, kw["folds"], kw["frac"], kw["seed"],
+                               kw["unit"], "tune_rel_cv")
+        s = _score(seen[r])
         return -math.inf if np.isnan(s).any() else float(np.mean(s))
 
     out = grid_search(score, start=start, points=points, log=log, unit="dB (k-space CV)")
-    return {"rel": out["rel"], "cv_snr": out["score"], "grid": out["grid"],
-            "scores": out["scores"], "at_edge": out["at_edge"]}
+    return ({"rel": out["rel"], "cv_snr": out["score"], "grid": out["grid"],
+             "scores": out["scores"], "at_edge": out["at_edge"]}, seen[out["rel"]])
 
 
 def select(methods: dict[str, Callable], A: linops.LinearOperator, y: Any, *, folds: int = 2,
@@ -351,20 +393,36 @@ def select(methods: dict[str, Callable], A: linops.LinearOperator, y: Any, *, fo
     return {"scores": scores, "best": max(scores, key=scores.get)}
 
 
+#: The weights ``w`` of the mixtures ``w * model + (1 - w) * CS`` that :func:`auto` scores.
+BLEND = (0.25, 0.5, 0.75)
+
+
 def auto(net: Any = None, *, name: str = "NPGD", cs_iters: int = 300, slices: int = 3,
          points: int = 3, folds: int = 2, frac: float = 0.15, seed: int = 0,
          unit: str = "auto", amp: bool = False, model: Callable | None = None,
          cs: dict[str, tuple[Callable, float]] | None = None,
+         blend: tuple[float, ...] = BLEND,
          log: Callable[[str], Any] | None = None) -> Callable:
     """A reconstruction method ``(A, y) -> x`` that chooses, on the measurements it is
     given and without a reference, between the network ``net`` (a
-    :class:`~npgd.solvers.NeuralPGD`; None: CS only), CS-WV and CS-TV, the CS weights chosen
+    :class:`~npgd.solvers.NeuralPGD`; None: CS only), CS-WV, CS-TV and mixtures
+    :math:`w\\,\\hat x_\\text{model} + (1-w)\\,\\hat x_\\text{CS}` of the model's image with
+    that of the better CS method (``w`` in ``blend``; ``()``: none), the CS weights chosen
     by :func:`tune_rel_cv`, and reconstructs every slice with the winner.
+
+    The squared error is convex, so a mixture errs at most as much as the worse of its two
+    parts, and less than either where the two are about as good and err in different
+    places (on the cross-dataset page: natural images and clean templates, where the
+    learned prior and CS-TV are close). Its held-out k-space prediction is the same mixture
+    of the two methods' predictions, so the mixtures are scored from the folds already
+    reconstructed, at no extra cost; the winner, when a
+    mixture, runs both methods on every slice.
 
     The choice is made once per call, on at most ``slices`` slices spread through ``y`` (all
     of them when there are fewer), by the mean :func:`cv_snr`; the method keeps what it chose
-    in its attribute ``choice`` (``method``, ``rel`` for CS, every candidate's score, the
-    slices scored and the seconds spent choosing). ``unit`` is the sampling unit held out
+    in its attribute ``choice`` (``method``; ``rel``, the CS weight of a CS method or of a
+    mixture's CS part; ``weight`` ``w`` of a mixture, else None; every candidate's score; the
+    slices scored; the seconds spent choosing). ``unit`` is the sampling unit held out
     whole (:func:`holdout_split`; :data:`UNIT_OF_FAMILY` for npgd's mask families).
 
     Single-coil measurements (:class:`~npgd.linops.MaskedFFT`) use
@@ -387,6 +445,9 @@ def auto(net: Any = None, *, name: str = "NPGD", cs_iters: int = 300, slices: in
     check_int("auto", "cs_iters", cs_iters)
     check_int("auto", "slices", slices)
     check_int("auto", "points", points, 2)
+    blend = tuple(blend)
+    if not all(isinstance(w, (int, float)) and 0 < w < 1 for w in blend):
+        raise UsageError(f"auto: blend must hold weights strictly between 0 and 1, got {blend!r}")
     if model is None and net is not None:
         model = neural(net, amp=amp)
     candidates = {name: model} if model is not None else {}
@@ -408,23 +469,39 @@ def auto(net: Any = None, *, name: str = "NPGD", cs_iters: int = 300, slices: in
         except ValueError as e:
             raise DataError(f"auto: cannot choose by k-space cross-validation: {e}; expected "
                             "more sampled locations outside the fully kept centre") from None
-        scores, rels = {}, {}
+        scores, rels, folds_of, mixes = {}, {}, {}, {}
         for k, f in candidates.items():
-            scores[k] = float(np.mean(cv_snr(f, Ak, yk, **kw)))
+            folds_of[k] = _predictions(f, Ak, yk, folds, frac, seed, unit, "auto")
+            scores[k] = float(np.mean(_score(folds_of[k])))
             if log is not None:
                 log(f"auto: {k} {scores[k]:.2f} dB (k-space CV)")
         for k, (f, start) in cs.items():
-            t = tune_rel_cv(lambda r, f=f: (lambda A, y: f(A, y, rel=r, iters=cs_iters)),
-                            Ak, yk, start=start, points=points, **kw)
+            t, folds_of[k] = _tune(lambda r, f=f: (lambda A, y: f(A, y, rel=r, iters=cs_iters)),
+                                   Ak, yk, start, points, kw, None)
             scores[k], rels[k] = t["cv_snr"], t["rel"]
             if log is not None:
                 log(f"auto: {k} rel {t['rel']:.3g} {t['cv_snr']:.2f} dB (k-space CV)")
+        if candidates and rels:
+            c = max(rels, key=scores.get)
+            for w in blend:
+                k = f"{w:g} {name} + {1 - w:g} {c}"
+                mixes[k] = (w, c)
+                scores[k] = float(np.mean(_score(folds_of[name].mix(folds_of[c], w))))
+                if log is not None:
+                    log(f"auto: {k} {scores[k]:.2f} dB (k-space CV)")
         best = max(scores, key=scores.get)
-        run.choice = {"method": best, "rel": rels.get(best), "cs_rel": rels,
-                      "cv_snr": scores, "slices": pick,
+        mixed = mixes.get(best)
+        run.choice = {"method": best, "rel": rels.get(mixed[1] if mixed else best),
+                      "cs_rel": rels, "cv_snr": scores, "slices": pick,
+                      "weight": mixed[0] if mixed else None,
                       "seconds": round(time.perf_counter() - t0, 3)}
         if log is not None:
-            log(f"auto: chose {best}" + (f" (rel {rels[best]:.3g})" if best in rels else ""))
+            log(f"auto: chose {best}" + (f" (rel {run.choice['rel']:.3g})"
+                                         if run.choice["rel"] is not None else ""))
+        if mixed:
+            w, c = mixed
+            return w * np.asarray(candidates[name](A, y)) + \
+                (1 - w) * np.asarray(cs[c][0](A, y, rel=rels[c], iters=cs_iters))
         if best in rels:
             return cs[best][0](A, y, rel=rels[best], iters=cs_iters)
         return candidates[best](A, y)

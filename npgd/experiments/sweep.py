@@ -136,8 +136,8 @@ def sweep(
         if auto:
             choice = extra[AUTO].choice
             row.update(auto_minus_best_cs_db=res["minus_best_cs_db"][AUTO],
-                       auto_choice={"method": "model" if choice["method"] == name
-                                    else choice["method"], "rel": choice["rel"],
+                       auto_choice={"method": choice["method"].replace(name, "model"),
+                                    "rel": choice["rel"], "weight": choice["weight"],
                                     "cv_snr": choice["cv_snr"]})
         rows.append(row)
         if log is not None:
