@@ -302,8 +302,8 @@ def _predictions(method: Callable, A: linops.LinearOperator, y: Any, folds: int,
     hold = holdout_split(mask, folds, frac, seed, unit=unit)
     coil = (slice(None),) if maps is None else (slice(None), None)  # broadcast over coils
     wts = (1.0 / sampling_density(mask, radial=unit == "spoke"))[coil]
-    pred: list | None = []
-    helds = []
+    axes = tuple(range(1, yb.ndim))
+    pred, helds = [], []
     for part in hold:
         keep = mask & ~part
         x = np.asarray(method(_operator(keep, maps),
@@ -312,11 +312,10 @@ def _predictions(method: Callable, A: linops.LinearOperator, y: Any, folds: int,
             raise UsageError(f"{where}: method returned shape {x.shape}, expected "
                              f"{len(yb)} image(s) {yb.shape[-2:]}")
         helds.append(np.where(part[coil], yb, 0))
-        if pred is not None and np.isfinite(x).all():
-            pred.append(_operator(part, maps)(x.reshape(len(yb), *yb.shape[-2:])))
-        else:
-            pred = None
-    return _Folds(pred, helds, wts, tuple(range(1, yb.ndim)))
+        if not np.isfinite(x).all():  # scored -inf: the other folds need not run
+            return _Folds(None, helds, wts, axes)
+        pred.append(_operator(part, maps)(x.reshape(len(yb), *yb.shape[-2:])))
+    return _Folds(pred, helds, wts, axes)
 
 
 def _score(f: _Folds) -> np.ndarray:
