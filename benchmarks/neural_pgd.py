@@ -45,8 +45,11 @@ def compare(names: list[str], repeats: int, rounds: int = 5) -> None:
     """fp32 inference on the CPU, batch 1, of trained networks in turn: ``rounds`` rounds that
     time every network (median of ``repeats`` runs each), so that the machine's drift hits
     them alike; prints each network's median over the rounds and its ratio to the first."""
-    nets = {n: (models.load_model(n) if n.endswith(".pt") else models.pretrained(n)).eval()
-            for n in names}
+    try:
+        nets = {n: (models.load_model(n) if n.endswith(".pt") else models.pretrained(n)).eval()
+                for n in names}
+    except (FileNotFoundError, ValueError, KeyError) as e:
+        raise SystemExit(f"neural_pgd.py: --models: {e}") from None
     A, y, _ = problem(1, "cpu")
     times: dict[str, list[float]] = {n: [] for n in nets}
     for _ in range(rounds):
