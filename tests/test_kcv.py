@@ -149,7 +149,7 @@ def test_auto_scores_mixtures_exactly_and_takes_one_when_it_predicts_best():
     direct = cv_snr(lambda A, y: 0.5 * (x + e1) + 0.5 * (x + e2), A, y)
     assert np.mean(direct) == pytest.approx(c["cv_snr"]["0.5 m + 0.5 CS-X"], abs=1e-6)
     assert c["cv_snr"]["0.5 m + 0.5 CS-X"] > max(c["cv_snr"]["m"], c["cv_snr"]["CS-X"]) + 2
-    f = kcv._predictions(model, A, y, 2, 0.15, 0, "auto", "test")
+    f = kcv._predictions(model, A, y, "test", folds=2, frac=0.15, seed=0, unit="auto")
     assert np.array_equal(kcv._score(f), cv_snr(model, A, y))
 
 

@@ -275,7 +275,8 @@ def cv_snr(method: Callable, A: linops.LinearOperator, y: Any, *, folds: int = 2
     >>> bool(cv_snr(exact, A, y)[0] > 100), bool(cv_snr(zero_filled, A, y)[0] < 1)
     (True, True)
     """
-    return _score(_predictions(method, A, y, folds, frac, seed, unit, "cv_snr"))
+    return _score(_predictions(method, A, y, "cv_snr", folds=folds, frac=frac, seed=seed,
+                               unit=unit))
 
 
 class _Folds:
@@ -294,8 +295,8 @@ class _Folds:
         return _Folds(pred, self.held, self.wts, self.axes)
 
 
-def _predictions(method: Callable, A: linops.LinearOperator, y: Any, folds: int, frac: float,
-                 seed: int, unit: str, where: str) -> _Folds:
+def _predictions(method: Callable, A: linops.LinearOperator, y: Any, where: str, *,
+                 folds: int, frac: float, seed: int, unit: str) -> _Folds:
     """Reconstruct with ``method`` from each fold's thinned samples and predict the held-out
     ones (:func:`cv_snr`)."""
     mask, yb, maps = _checked(A, y, where)
@@ -362,8 +363,7 @@ def _tune(solve: Callable[[float], Callable], A: linops.LinearOperator, y: Any, 
     seen: dict[float, _Folds] = {}
 
     def score(r: float) -> float:
-        seen[r] = _predictions(solve(r), A, y, kw["folds"], kw["frac"], kw["seed"],
-                               kw["unit"], "tune_rel_cv")
+        seen[r] = _predictions(solve(r), A, y, "tune_rel_cv", **kw)
         s = _score(seen[r])
         return -math.inf if np.isnan(s).any() else float(np.mean(s))
 
@@ -470,7 +470,7 @@ def auto(net: Any = None, *, name: str = "NPGD", cs_iters: int = 300, slices: in
                             "more sampled locations outside the fully kept centre") from None
         scores, rels, folds_of, mixes = {}, {}, {}, {}
         for k, f in candidates.items():
-            folds_of[k] = _predictions(f, Ak, yk, folds, frac, seed, unit, "auto")
+            folds_of[k] = _predictions(f, Ak, yk, "auto", **kw)
             scores[k] = float(np.mean(_score(folds_of[k])))
             if log is not None:
                 log(f"auto: {k} {scores[k]:.2f} dB (k-space CV)")
