@@ -263,8 +263,8 @@ def _auto_text(result: dict) -> list[str]:
     return [
         "",
         "\"Auto\" chooses, for each source and condition, between the model, CS-WV, "
-        "CS-TV and the mixtures w model + (1 - w) CS (w = 0.25, 0.5, 0.75, CS the better "
-        "of the two by this score) without a reference image "
+        "CS-TV and the mixtures w model + (1 - w) CS (w = 0.25, 0.5, 0.75; CS: CS-WV or "
+        "CS-TV) without a reference image "
         "(``npgd.experiments.kcv.auto``, ``npgd eval --auto``): each candidate reconstructs "
         "the scored slices twice, each time from the "
         "measurements less a held-out 15 % of the sampled locations, and is scored by how "

@@ -28,7 +28,7 @@ fraction ``frac`` of the sampled locations outside a fully kept centre box).
 :func:`cv_snr` scores one method, :func:`tune_rel_cv` chooses a CS weight with it,
 :func:`select` ranks methods, and :func:`auto` builds the reconstruction method that
 ``npgd eval --auto`` reports: the learned model, CS-WV and CS-TV (each with its weight chosen
-by cross-validation) and mixtures of the model's image with the better CS image, scored on
+by cross-validation) and mixtures of the model's image with each CS image, scored on
 the scan itself, and the best one used.
 """
 
@@ -406,7 +406,7 @@ def auto(net: Any = None, *, name: str = "NPGD", cs_iters: int = 300, slices: in
     given and without a reference, between the network ``net`` (a
     :class:`~npgd.solvers.NeuralPGD`; None: CS only), CS-WV, CS-TV and mixtures
     :math:`w\\,\\hat x_\\text{model} + (1-w)\\,\\hat x_\\text{CS}` of the model's image with
-    that of the better CS method (``w`` in ``blend``; ``()``: none), the CS weights chosen
+    that of each CS method (``w`` in ``blend``; ``()``: none), the CS weights chosen
     by :func:`tune_rel_cv`, and reconstructs every slice with the winner.
 
     The squared error is convex, so a mixture errs at most as much as the worse of its two
@@ -480,8 +480,7 @@ def auto(net: Any = None, *, name: str = "NPGD", cs_iters: int = 300, slices: in
             scores[k], rels[k] = t["cv_snr"], t["rel"]
             if log is not None:
                 log(f"auto: {k} rel {t['rel']:.3g} {t['cv_snr']:.2f} dB (k-space CV)")
-        if candidates and rels:
-            c = max(rels, key=scores.get)
+        for c in rels if candidates else ():
             for w in blend:
                 k = f"{w:g} {name} + {1 - w:g} {c}"
                 mixes[k] = (w, c)
