@@ -480,7 +480,7 @@ def auto(net: Any = None, *, name: str = "NPGD", cs_iters: int = 300, slices: in
             scores[k], rels[k] = t["cv_snr"], t["rel"]
             if log is not None:
                 log(f"auto: {k} rel {t['rel']:.3g} {t['cv_snr']:.2f} dB (k-space CV)")
-        for c in rels if candidates else ():
+        for c in (rels if candidates else {}):  # the model mixed with each CS method
             for w in blend:
                 k = f"{w:g} {name} + {1 - w:g} {c}"
                 mixes[k] = (w, c)
