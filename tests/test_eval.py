@@ -120,8 +120,14 @@ def test_tuned_cs_is_scale_free_and_reports_calibration_apart():
     assert a["cs_rel"] == b["cs_rel"] and a["tuned"]
     for ra, rb in zip(a["methods"], b["methods"], strict=True):
         assert ra["snr"] == pytest.approx(rb["snr"], abs=1e-3), ra["method"]
-    with pytest.raises(UsageError, match="needs more slices"):
-        ev.evaluate(x[:1], **kw)
+    # one image: CS is tuned on it (its best case), and the result says so
+    one, xe1, _ = ev.evaluate(x[1], **kw)
+    assert one["calibration_slices"] == [] and one["evaluated_slices"] == [0] and len(xe1) == 1
+    assert one["tuned_on"] == "evaluated slices" and a["tuned_on"] == "calibration slices"
+    masks = ev.make_masks((32, 32), 1, 3, "vd", 0)
+    A1, y1 = ev.measure(x[1:2], masks, seed=0)
+    direct = tune.tune_cs(x[1:2], A1, y1, iters=15, points=3)
+    assert one["cs_rel"] == {k: v["rel"] for k, v in direct.items()}
 
 
 # --- evaluate with a model ---------------------------------------------------------------
