@@ -306,3 +306,19 @@ def test_sweep_run_writes_table_json_and_plot(tmp_path, checkpoint):
     starts = ("factor", "base", "accel", "mask", "noise", "size")
     table = [s for s in "\n".join(lines).splitlines() if s.startswith(starts)]
     assert table[0].split()[-1] == "NPGD-CS" and len(table) == 1 + 5
+
+
+def test_sweep_of_a_single_image_tunes_cs_on_it(tmp_path, checkpoint):
+    import json
+
+    np.save(tmp_path / "one.npy", data.phantom((32, 32), seed=0, complex_=False))
+    lines = []
+    code = sw.run(_args("--sweep", "--data", str(tmp_path / "one.npy"), "--checkpoint",
+                        str(checkpoint), "--sweep-accels", "3", "--sweep-masks",
+                        "--sweep-noise", "--sweep-sizes", "--sweep-grid-points", "2",
+                        "--cs-iters", "5", "--out", str(tmp_path / "s")), log=lines.append)
+    assert code == 0
+    res = json.loads((tmp_path / "s" / "sweep.json").read_text())
+    assert res["slices"] == 1 and res["calibration_slices"] == 0
+    assert res["tuned_on"] == "evaluated slices" and len(res["conditions"]) == 2
+    assert any("CS tuned on them" in s for s in lines)

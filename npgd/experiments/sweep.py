@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from npgd._util import UsageError, atomic_write, crop_or_pad, strict_json
+from npgd._util import atomic_write, crop_or_pad, strict_json
 from npgd.experiments.compare import new_figure, save_figure
 from npgd.experiments.evaluate import AUTO, MASKS, evaluate
 
@@ -93,7 +93,8 @@ def sweep(
     log: Callable[[str], Any] | None = None,
 ) -> dict:
     """:func:`npgd.experiments.evaluate.evaluate` with tuned CS in each condition of
-    ``conds`` (:func:`conditions`) on the slices ``x`` (``calib_slices`` of them tune).
+    ``conds`` (:func:`conditions`) on the slices ``x`` (``calib_slices`` of them tune; with
+    no more slices than that, CS is tuned on the scored slices themselves).
     With ``auto``, also the reference-free choice between the model, CS-WV and CS-TV
     (:func:`npgd.experiments.kcv.auto`, made on the scored slices' measurements).
 
@@ -142,7 +143,10 @@ def sweep(
         rows.append(row)
         if log is not None:
             log(format_sweep([row], header=len(rows) == 1, name=name))
-    return {"model": name, "slices": len(x) - calib_slices, "calibration_slices": calib_slices,
+    own = len(x) <= calib_slices  # evaluate tunes on the scored slices themselves
+    return {"model": name, "slices": len(x) if own else len(x) - calib_slices,
+            "calibration_slices": 0 if own else calib_slices,
+            "tuned_on": "evaluated slices" if own else "calibration slices",
             "cs_iters": cs_iters, "conditions": rows}
 
 
@@ -294,14 +298,17 @@ def run(args: argparse.Namespace, log: Callable[[str], Any] = print) -> int:
     if not args.slices:
         args.slices = args.sweep_slices + args.calib_slices
     x = load_images(args, log)
-    if len(x) < args.calib_slices + 1:
-        raise UsageError(f"--sweep: needs at least {args.calib_slices + 1} slices, got {len(x)}")
     net, name = load_net(args)
     base = {"accel": args.accel, "mask": args.mask, "noise_db": args.noise, "size": None}
     conds = conditions(base, args.sweep_accels, args.sweep_masks, args.sweep_noise,
                        args.sweep_sizes)
-    log(f"sweep: {len(conds)} conditions, {len(x) - args.calib_slices} scored + "
-        f"{args.calib_slices} calibration slice(s) each, CS FISTA {args.cs_iters} iterations")
+    if len(x) > args.calib_slices:
+        log(f"sweep: {len(conds)} conditions, {len(x) - args.calib_slices} scored + "
+            f"{args.calib_slices} calibration slice(s) each, CS FISTA {args.cs_iters} "
+            "iterations")
+    else:
+        log(f"sweep: {len(conds)} conditions, {len(x)} slice(s) scored, CS tuned on them "
+            f"(CS at its best), CS FISTA {args.cs_iters} iterations")
     result = sweep(x, net, conds, name=name, calib_slices=args.calib_slices,
                    cs_iters=args.cs_iters, points=args.sweep_grid_points, seed=args.seed,
                    auto=args.auto, log=log)
