@@ -322,3 +322,5 @@ def test_sweep_of_a_single_image_tunes_cs_on_it(tmp_path, checkpoint):
     assert res["slices"] == 1 and res["calibration_slices"] == 0
     assert res["tuned_on"] == "evaluated slices" and len(res["conditions"]) == 2
     assert any("CS tuned on them" in s for s in lines)
+    with pytest.raises(UsageError, match="conds is empty"):
+        sw.sweep(np.zeros((1, 8, 8), np.float32), None, [])

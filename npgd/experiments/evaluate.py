@@ -225,7 +225,7 @@ def evaluate(
         else:  # one 2-D image, say: tune on what is scored, CS's best case (an oracle)
             on = list(range(n))
             if log is not None:
-                log(f"tune: {n} slice(s), not more than --calib-slices {calib_slices}: CS "
+                log(f"tune: {n} slice(s), not more than calib_slices = {calib_slices}: CS "
                     "lambda tuned on the evaluated slices themselves (CS's best case)")
         Ac = linops.MaskedFFT(masks[on])
         tuning = tune_cs(x[on], Ac, y[on], iters=cs_iters, points=points, log=log)

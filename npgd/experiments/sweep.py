@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from npgd._util import atomic_write, crop_or_pad, strict_json
+from npgd._util import UsageError, atomic_write, crop_or_pad, strict_json
 from npgd.experiments.compare import new_figure, save_figure
 from npgd.experiments.evaluate import AUTO, MASKS, evaluate
 
@@ -117,6 +117,9 @@ def sweep(
     from npgd.experiments.kcv import UNIT_OF_FAMILY
     from npgd.experiments.kcv import auto as auto_method
 
+    if not conds:
+        raise UsageError("sweep: conds is empty; expected at least one condition "
+                         "(npgd.experiments.sweep.conditions)")
     rows = []
     for c in conds:
         t = time.perf_counter()
@@ -143,11 +146,10 @@ def sweep(
         rows.append(row)
         if log is not None:
             log(format_sweep([row], header=len(rows) == 1, name=name))
-    own = len(x) <= calib_slices  # evaluate tunes on the scored slices themselves
-    return {"model": name, "slices": len(x) if own else len(x) - calib_slices,
-            "calibration_slices": 0 if own else calib_slices,
-            "tuned_on": "evaluated slices" if own else "calibration slices",
-            "cs_iters": cs_iters, "conditions": rows}
+    # what evaluate did in the last condition (the same slices in each)
+    return {"model": name, "slices": len(res["evaluated_slices"]),
+            "calibration_slices": len(res["calibration_slices"]),
+            "tuned_on": res["tuned_on"], "cs_iters": cs_iters, "conditions": rows}
 
 
 def _label(c: dict) -> str:
