@@ -24,9 +24,9 @@ from npgd.experiments.compare import compare_measured, figure, neural
 from npgd.experiments.tune import CS_METHODS, cs_methods, tune_cs
 from npgd.problems import mri
 
-__all__ = ["AUTO", "MASKS", "add_arguments", "check_args", "check_out", "cs_margins", "evaluate",
-           "load_images", "load_net", "log_margins", "make_masks", "measure", "noise_std_for",
-           "record_adaptation", "run", "scores", "write_results"]
+__all__ = ["AUTO", "MASKS", "add_arguments", "calibration_slices", "check_args", "check_out",
+           "cs_margins", "evaluate", "load_images", "load_net", "log_margins", "make_masks",
+           "measure", "noise_std_for", "record_adaptation", "run", "scores", "write_results"]
 
 #: The column of ``npgd eval --auto`` (:func:`npgd.experiments.kcv.auto`).
 AUTO = "auto (k-space CV)"
@@ -144,6 +144,21 @@ def scores(values: np.ndarray) -> list[dict]:
             else {"value": None, "note": "infinite: exact reconstruction"} for v in values]
 
 
+def calibration_slices(n: int, k: int) -> list[int]:
+    """The ``k`` slices of ``n`` that tune CS in :func:`evaluate`: evenly spread, off the
+    ends; none when ``n <= k`` (nothing would be left to score: CS is then tuned on the
+    scored slices themselves).
+
+    Examples
+    --------
+    >>> calibration_slices(10, 2), calibration_slices(3, 1), calibration_slices(1, 2)
+    ([3, 6], [1], [])
+    """
+    if n <= k:
+        return []
+    return sorted({int(round(v)) for v in np.linspace(0, n - 1, k + 2)[1:-1]})
+
+
 def evaluate(
     x: np.ndarray,
     net: Any = None,
@@ -218,15 +233,11 @@ def evaluate(
     tuning: dict[str, dict] = {}
     if tune and classic:
         check_int("evaluate", "calib_slices", calib_slices)
-        if n > calib_slices:
-            calib = sorted({int(round(v))
-                            for v in np.linspace(0, n - 1, calib_slices + 2)[1:-1]})
-            on = calib
-        else:  # one 2-D image, say: tune on what is scored, CS's best case (an oracle)
-            on = list(range(n))
-            if log is not None:
-                log(f"tune: {n} slice(s), not more than calib_slices = {calib_slices}: CS "
-                    "lambda tuned on the evaluated slices themselves (CS's best case)")
+        calib = calibration_slices(n, calib_slices)
+        on = calib or list(range(n))  # one 2-D image, say: tune on what is scored (an oracle)
+        if not calib and log is not None:
+            log(f"tune: {n} slice(s), not more than calib_slices = {calib_slices}: CS "
+                "lambda tuned on the evaluated slices themselves (CS's best case)")
         Ac = linops.MaskedFFT(masks[on])
         tuning = tune_cs(x[on], Ac, y[on], iters=cs_iters, points=points, log=log)
         rels = {k: v["rel"] for k, v in tuning.items()}

@@ -20,7 +20,7 @@ import numpy as np
 
 from npgd._util import UsageError, atomic_write, crop_or_pad, strict_json
 from npgd.experiments.compare import new_figure, save_figure
-from npgd.experiments.evaluate import AUTO, MASKS, evaluate
+from npgd.experiments.evaluate import AUTO, MASKS, calibration_slices, evaluate
 
 __all__ = ["add_sweep_arguments", "conditions", "format_sweep", "plot_sweep", "resize_to",
            "run", "sweep"]
@@ -304,13 +304,10 @@ def run(args: argparse.Namespace, log: Callable[[str], Any] = print) -> int:
     base = {"accel": args.accel, "mask": args.mask, "noise_db": args.noise, "size": None}
     conds = conditions(base, args.sweep_accels, args.sweep_masks, args.sweep_noise,
                        args.sweep_sizes)
-    if len(x) > args.calib_slices:
-        log(f"sweep: {len(conds)} conditions, {len(x) - args.calib_slices} scored + "
-            f"{args.calib_slices} calibration slice(s) each, CS FISTA {args.cs_iters} "
-            "iterations")
-    else:
-        log(f"sweep: {len(conds)} conditions, {len(x)} slice(s) scored, CS tuned on them "
-            f"(CS at its best), CS FISTA {args.cs_iters} iterations")
+    k = len(calibration_slices(len(x), args.calib_slices))
+    log(f"sweep: {len(conds)} conditions, {len(x) - k} scored + "
+        + (f"{k} calibration slice(s) each" if k else "no calibration slice (CS tuned on them,"
+           " CS at its best)") + f", CS FISTA {args.cs_iters} iterations")
     result = sweep(x, net, conds, name=name, calib_slices=args.calib_slices,
                    cs_iters=args.cs_iters, points=args.sweep_grid_points, seed=args.seed,
                    auto=args.auto, log=log)
