@@ -202,9 +202,10 @@ def _parser() -> argparse.ArgumentParser:
                        "embedded brain test slices at 5x: table and figure")
     _add_demo_args(d)
     e = sub.add_parser("eval", help="zero-filled, CS and a model on any images (NIfTI, DICOM, "
-                       ".npy, fastMRI, BART) with any masks and noise, or on multi-coil "
-                       "k-space (fastMRI, ISMRMRD, BART; simulated coils on images) with "
-                       "CG-SENSE too: table and figure")
+                       ".npy, fastMRI, BART, pictures) with any masks and noise, or on "
+                       "multi-coil k-space (fastMRI, ISMRMRD, BART; simulated coils on "
+                       "images) with CG-SENSE too, or (--task sr) bicubic, TV and a "
+                       "super-resolution model: table and figure")
     evaluate.add_arguments(e)
     multicoil.add_arguments(e)
     sweep.add_sweep_arguments(e)
@@ -254,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         npgd eval --checkpoint run/model.pt --data /data/brains/ --out eval
         npgd eval --data file_brain_AXT2_200_2000019.h5 --slices 4 --out eval-multicoil
         npgd eval --data builtin:brain --simulate-coils 8 --slices 4 --out eval-8-coils
+        npgd eval --task sr --factor 2 --data photo.png --out eval-sr
         npgd train --out run --features 48 --steps 1200 --lr 1e-3 --lr-halve-every 400
         torchrun --nproc-per-node 4 -m npgd.cli train --out run --resume
     """
@@ -275,6 +277,10 @@ def main(argv: list[str] | None = None) -> int:
 
                 return adapted(net, steps=a.adapt, lr=a.adapt_lr, seed=a.seed)
 
+            if args.task == "sr":
+                from npgd.experiments import sr_eval
+
+                return sr_eval.run(args, defaults=_parser().parse_args(["eval"]))
             if multicoil.selected(args):
                 return multicoil.run(args, adapter=adapter)
             if args.sweep:

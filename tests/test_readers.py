@@ -136,9 +136,9 @@ def test_empty_and_mixed_folders(tmp_path):
 
 
 def test_unknown_extension(tmp_path):
-    (tmp_path / "x.png").write_bytes(b"\x89PNG")
-    with pytest.raises(DataError, match=r"x\.png: unknown file type; expected \.nii"):
-        read_images(tmp_path / "x.png")
+    (tmp_path / "x.gif").write_bytes(b"GIF89a")
+    with pytest.raises(DataError, match=r"x\.gif: unknown file type; expected \.nii"):
+        read_images(tmp_path / "x.gif")
 
 
 def test_local_path_wins_over_builtin_name(tmp_path, monkeypatch):
@@ -366,3 +366,40 @@ def test_dicom_folder_with_two_series_is_refused(tmp_path, pydicom):
         ds.save_as(tmp_path / "d" / f"im{k}.dcm")
     with pytest.raises(DataError, match="holds 2 DICOM series; expected one"):
         read_images(tmp_path / "d")
+
+
+# pictures (PNG, JPEG, TIFF, BMP)
+
+
+def test_pictures_grey_colour_alpha_and_16_bit(tmp_path):
+    iio = pytest.importorskip("imageio.v3")
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (12, 10, 3), dtype=np.uint8)
+    iio.imwrite(tmp_path / "c.png", rgb)
+    iio.imwrite(tmp_path / "a.png", np.dstack([rgb, np.full((12, 10), 7, np.uint8)]))
+    grey16 = rng.integers(0, 65536, (12, 10), dtype=np.uint16)
+    iio.imwrite(tmp_path / "g.tif", grey16)
+    want = (rgb / 255.0) @ np.array(readers.LUMA)
+    for name in ("c.png", "a.png"):  # the alpha channel is dropped, not mixed in
+        x, info = read_images(tmp_path / name)
+        assert info.kind == "picture" and x.shape == (1, 12, 10) and x.dtype == np.float32
+        np.testing.assert_allclose(x[0], want, atol=1e-6)  # shown as stored: not turned
+    x, _ = read_images(tmp_path / "g.tif")
+    np.testing.assert_allclose(x[0], grey16 / 65535.0, atol=1e-6)
+
+
+def test_picture_folder_and_bad_pictures(tmp_path):
+    iio = pytest.importorskip("imageio.v3")
+    for i in range(3):
+        iio.imwrite(tmp_path / f"{i}.png", np.full((8, 9), 10 * (i + 1), np.uint8))
+    x, info = read_images(tmp_path)
+    assert x.shape == (3, 8, 9) and len(info.files) == 3
+    np.testing.assert_allclose(x[:, 0, 0], [10 / 255, 20 / 255, 30 / 255], rtol=1e-6)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "t.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"x" * 20)
+    with pytest.raises(DataError, match="t.png: could not read the picture"):
+        read_images(bad / "t.png")
+    iio.imwrite(bad / "z.png", np.zeros((8, 8), np.uint8))
+    with pytest.raises(DataError, match="every value is zero"):
+        read_images(bad / "z.png")

@@ -7,6 +7,8 @@
 - :mod:`npgd.experiments.kcv`: the method and CS weight chosen without a reference, by
   k-space cross-validation (``npgd eval --auto``).
 - :mod:`npgd.experiments.sweep`: ``npgd eval --sweep``, one model across conditions.
+- :mod:`npgd.experiments.sr_eval`: ``npgd eval --task sr``, a super-resolution model against
+  bicubic and TV on any images.
 """
 
 from npgd.experiments.compare import (

@@ -327,7 +327,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
     g = p.add_argument_group("data")
     g.add_argument("--data", default=BUILTIN,
-                   help=f"a NIfTI/DICOM/.npy/.npz/fastMRI .h5/BART file or folder; "
+                   help=f"a NIfTI/DICOM/.npy/.npz/fastMRI .h5/BART/picture (PNG, JPEG, "
+                   "TIFF, BMP) file or folder; "
                    f"{BUILTIN} (default) is the embedded test slices, and so is 'brain' "
                    "when no file or folder has that name")
     g.add_argument("--axis", type=_axis, default=-1,
@@ -349,6 +350,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--amp", action="store_true", help="run the network under bf16 autocast")
     g.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     g = p.add_argument_group("measurements")
+    g.add_argument("--task", choices=("mri", "sr"), default="mri",
+                   help="mri (default): undersampled k-space; sr: super-resolution of real "
+                   "images (pictures too) by --factor block averaging, the model against "
+                   "bicubic and TV (npgd.experiments.sr_eval; the MRI options do not apply)")
+    g.add_argument("--factor", type=int, default=2,
+                   help="super-resolution factor with --task sr (default 2; models ship "
+                   "for 2 and 4)")
     g.add_argument("--accel", type=float, default=5.0, help="acceleration (default 5)")
     g.add_argument("--mask", choices=sorted(MASKS), default="vd", help="mask family")
     g.add_argument("--noise", type=float, default=None, metavar="DB",
@@ -456,6 +464,8 @@ def check_args(args: argparse.Namespace) -> None:
     def finite(v: Any) -> bool:
         return isinstance(v, int | float) and math.isfinite(v)
 
+    if getattr(args, "factor", 2) != 2 and getattr(args, "task", "mri") != "sr":
+        raise UsageError("--factor: a super-resolution option; add --task sr")
     if args.noise is not None and not (finite(args.noise) and args.noise >= 0):
         raise bad("--noise", "a finite number >= 0 (dB)", args.noise)
     if not (finite(args.noise_std) and args.noise_std >= 0):

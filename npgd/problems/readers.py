@@ -1,4 +1,5 @@
-"""Image files in, ``(N, H, W)`` images out: NIfTI, DICOM, NumPy, fastMRI and BART files.
+"""Image files in, ``(N, H, W)`` images out: NIfTI, DICOM, NumPy, fastMRI and BART files, and
+pictures (PNG, JPEG, TIFF, BMP).
 
 :func:`read_images` is the one entry point for users' data (``npgd eval``): it reads a file
 or a folder, keeps complex images complex and odd shapes as they are, and says what it did.
@@ -20,12 +21,14 @@ from typing import Any
 
 import numpy as np
 
+from npgd._optional import require
 from npgd._util import DataError
 
 __all__ = [
     "BUILTIN",
     "BUILTINS",
     "ImageSet",
+    "LUMA",
     "fastmri_slices",
     "fit_shape",
     "foreground",
@@ -47,7 +50,12 @@ BUILTINS: dict[str, Callable[[], np.ndarray]] = {}
 
 _NIFTI = (".nii", ".nii.gz")
 _ARRAYS = (".npy", ".npz")
-_KNOWN = (*_NIFTI, *_ARRAYS, ".dcm", ".h5", ".cfl", ".hdr")
+_PICTURES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+_KNOWN = (*_NIFTI, *_ARRAYS, *_PICTURES, ".dcm", ".h5", ".cfl", ".hdr")
+
+#: ITU-R BT.709 luma weights: colour pictures become one grey image (as scikit-image's
+#: ``rgb2gray`` does).
+LUMA = (0.2125, 0.7154, 0.0721)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +80,7 @@ class ImageSet:
         parts = [f"{n} {self.kind} image{'s' * (n != 1)} {h}x{w} {self.dtype} from "
                  f"{self.source} ({len(self.files)} file{'s' * (len(self.files) != 1)})"]
         if self.magnitude:
-            parts.append("complex data turned into magnitude as asked")
+            parts.append("complex data turned into magnitude")
         if self.skipped:
             parts.append(f"skipped {self.skipped} hidden/sidecar file(s)")
         if self.dropped_empty:
@@ -350,10 +358,13 @@ def _kind(p: Path) -> str:
         return "fastMRI"
     if name.endswith((".cfl", ".hdr")):
         return "BART"
+    if name.endswith(_PICTURES):
+        return "picture"
     if name.endswith(".dcm") or _has_dicom_preamble(p):
         return "DICOM"
     raise DataError(f"{p}: unknown file type; expected .nii, .nii.gz, .dcm (or a DICOM file "
-                    "with its DICM preamble), .npy, .npz, .h5 (fastMRI) or .cfl/.hdr (BART)")
+                    "with its DICM preamble), .npy, .npz, .h5 (fastMRI), .cfl/.hdr (BART) or a "
+                    "picture (.png, .jpg, .jpeg, .tif, .tiff, .bmp)")
 
 
 def _has_dicom_preamble(p: Path) -> bool:
@@ -423,6 +434,30 @@ def _read_bart(p: Path, axis: int | str) -> list[np.ndarray]:
         raise DataError(f"{p}: expected BART dims (H, W) or (H, W, N) after dropping "
                         f"singletons, got {a.shape}")
     return [np.moveaxis(a, -1, 0)]
+
+
+def _read_picture(p: Path, axis: int | str) -> list[np.ndarray]:
+    # imageio (a scikit-image dependency) decodes the formats; the conversion to one grey
+    # image in [0, 1] is ours, so that every picture comes out the same way.
+    iio = require("imageio.v3", "images", "reading PNG/JPEG/TIFF/BMP pictures")
+    try:
+        a = np.asarray(iio.imread(p))
+    except Exception as e:  # truncated, not a picture, an unknown codec
+        raise DataError(f"{p}: could not read the picture ({type(e).__name__}: {e})") from e
+    if a.dtype.kind not in "biuf":
+        raise DataError(f"{p}: expected numeric pixels, got dtype {a.dtype}")
+    scale = float(np.iinfo(a.dtype).max) if a.dtype.kind in "ui" else 1.0
+    a = a.astype(np.float32) / np.float32(scale)
+    if a.ndim == 3 and a.shape[-1] in (2, 4):
+        a = a[..., :-1]  # drop the alpha channel (grey + alpha, RGB + alpha)
+    if a.ndim == 3 and a.shape[-1] == 3:
+        a = a @ np.asarray(LUMA, np.float32)
+    elif a.ndim == 3 and a.shape[-1] == 1:
+        a = a[..., 0]
+    if a.ndim != 2:
+        raise DataError(f"{p}: expected a grey or colour picture (H, W), (H, W, 3) or "
+                        f"(H, W, 4), got shape {a.shape}")
+    return [a[None]]
 
 
 def _dicom_key(ds: Any) -> tuple:
@@ -499,7 +534,7 @@ def _read_dicoms(files: list[Path]) -> list[np.ndarray]:
 
 
 _READERS = {"NIfTI": _read_nifti, "NumPy": _read_array, "fastMRI": _read_fastmri,
-            "BART": _read_bart}
+            "BART": _read_bart, "picture": _read_picture}
 
 
 def _files(path: Path) -> tuple[list[Path], int]:
@@ -515,8 +550,9 @@ def _files(path: Path) -> tuple[list[Path], int]:
                                       and q.with_suffix(".cfl").exists())]
     files = [q for q in files if q.name.lower().endswith(_KNOWN) or _has_dicom_preamble(q)]
     if not files:
+        skipped = f"; skipped {len(hidden)} hidden" if hidden else ""
         raise DataError(f"{path}: folder holds no image files (.nii, .nii.gz, .dcm, .npy, "
-                        f".npz, .h5, .cfl){f'; skipped {len(hidden)} hidden' if hidden else ''}")
+                        f".npz, .h5, .cfl, .png, .jpg, .tif, .bmp){skipped}")
     return files, len(hidden)
 
 
@@ -543,6 +579,10 @@ def read_images(
     ``.npy`` / ``.npz``       an array ``(H, W)`` or ``(N, H, W)``
     ``.h5``                   fastMRI single-coil: the complex images of its k-space
     ``.cfl`` / ``.hdr``       BART: dims ``(H, W)`` or ``(H, W, N)`` after singletons
+    ``.png`` ``.jpg`` ...     a picture (``.jpeg``, ``.tif``, ``.tiff``, ``.bmp``; imageio,
+                              the ``images`` extra): integers scaled to [0, 1] by their
+                              type's maximum, colour turned grey by the BT.709 weights
+                              :data:`LUMA`, alpha dropped
     ``builtin:brain``         the embedded sample's 66 test slices (complex, synthetic
                               phase; all of them, whatever ``min_fraction``); plain
                               ``brain`` means it only when no such file exists
