@@ -102,3 +102,12 @@ def test_usage_error_names_the_option():
     d = sr_eval.argparse.Namespace(factor=2, mask="vd")
     with pytest.raises(UsageError, match="--mask"):
         sr_eval.check_args(sr_eval.argparse.Namespace(factor=2, mask="radial"), d)
+
+
+def test_figure_metric_is_checked(tmp_path):
+    from npgd.experiments.compare import figure
+
+    x = _images()
+    assert figure(tmp_path / "f.png", x, {"copy": x}, metric="psnr").stat().st_size > 1000
+    with pytest.raises(ValueError, match="metric must be 'snr' or 'psnr'"):
+        figure(tmp_path / "g.png", x, {"copy": x}, metric="mse")

@@ -259,11 +259,12 @@ def format_table(rows: list[dict], header: bool = True) -> str:
 
 
 def figure(path: str | Path, x: np.ndarray, recons: dict[str, np.ndarray], index: int = 0,
-           error_gain: float = 5.0) -> Path:
+           error_gain: float = 5.0, metric: str = "snr") -> Path:
     """A PNG in the style of Fig. 3 of Mardani et al. (NeurIPS 2018): each reconstruction of
     slice ``index`` and the gold standard in the top row, their error magnitudes
     :math:`|\\,|\\hat x| - |x|\\,|` (times ``error_gain``, one grey scale for all) below,
-    SNR/SSIM in the titles.
+    SNR (``metric="snr"``, :func:`npgd.problems.metrics.snr`) or PSNR (``"psnr"``) and SSIM
+    in the titles.
 
     Examples
     --------
@@ -273,6 +274,9 @@ def figure(path: str | Path, x: np.ndarray, recons: dict[str, np.ndarray], index
     >>> p.stat().st_size > 1000
     True
     """
+    if metric not in ("snr", "psnr"):
+        raise ValueError(f"figure: metric must be 'snr' or 'psnr', got {metric!r}")
+    score, label = (metrics.snr, "dB") if metric == "snr" else (metrics.psnr, "dB PSNR")
     ref = np.abs(x[index])
     vmax = float(ref.max()) or 1.0
     cols = list(recons.items()) + [("gold standard", x)]
@@ -283,7 +287,7 @@ def figure(path: str | Path, x: np.ndarray, recons: dict[str, np.ndarray], index
         axes[0, j].imshow(mag, cmap="gray", vmin=0, vmax=vmax)
         title = name
         if name != "gold standard":
-            title += (f"\n{metrics.snr(ref, mag):.1f} dB, "
+            title += (f"\n{score(ref, mag):.1f} {label}, "
                       f"SSIM {metrics.ssim(ref, mag):.3f}")
         axes[0, j].set_title(title, fontsize=8)
         axes[1, j].imshow(error_gain * np.abs(mag - ref), cmap="gray", vmin=0, vmax=vmax)

@@ -272,9 +272,11 @@ def evaluate(
 
 
 def write_results(out: str | os.PathLike, result: dict, x: np.ndarray | None = None,
-                  recons: dict[str, np.ndarray] | None = None) -> list[Path]:
+                  recons: dict[str, np.ndarray] | None = None,
+                  metric: str = "snr") -> list[Path]:
     """``out/results.json`` (strict JSON) and, given ``x`` and ``recons``,
-    ``out/comparison.png`` (the slice where the last method has its median SNR).
+    ``out/comparison.png`` (the slice where the last method has its median ``metric``,
+    ``"snr"`` or ``"psnr"``, shown in the titles: :func:`npgd.experiments.compare.figure`).
 
     Examples
     --------
@@ -292,9 +294,9 @@ def write_results(out: str | os.PathLike, result: dict, x: np.ndarray | None = N
         last = list(recons.values())[-1]
         from npgd.problems import metrics
 
-        s = metrics.snr(x, last)
+        s = (metrics.snr if metric == "snr" else metrics.psnr)(x, last)
         index = int(np.argsort(s)[len(s) // 2])
-        paths.append(figure(out / "comparison.png", x, recons, index=index))
+        paths.append(figure(out / "comparison.png", x, recons, index=index, metric=metric))
     return paths
 
 

@@ -257,7 +257,7 @@ def run(args: argparse.Namespace, defaults: argparse.Namespace,
         x, net, factor=args.factor, name=name, points=args.grid_points,
         tv_iters=args.cs_iters, classic=not args.no_classic, amp=args.amp, log=log)
     result["source"] = str(args.data)
-    paths = write_results(out, result, None if args.no_figure else xe, recons)
+    paths = write_results(out, result, None if args.no_figure else xe, recons, metric="psnr")
     if "model_minus_best_classic_db" in result:
         log(f"{name} - max(bicubic, TV): {result['model_minus_best_classic_db']:+.2f} dB PSNR")
     log("wrote " + ", ".join(str(p) for p in paths))
