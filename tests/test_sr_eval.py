@@ -89,6 +89,8 @@ def test_cli_on_a_picture(tmp_path, capsys):
     (["--factor", "4"], "--factor: a super-resolution option; add --task sr"),
     (["--task", "sr", "--factor", "1"], "--factor: must be an int >= 2"),
     (["--task", "sr", "--factor", "3"], "no model ships for it"),
+    (["--task", "sr", "--grid-points", "1"], "--grid-points: must be an int >= 2"),
+    (["--task", "sr", "--min-fraction", "1.5"], "--min-fraction: must be in [0, 1)"),
 ])
 def test_cli_usage_errors(argv, message, tmp_path, capsys):
     from npgd.cli import main

@@ -184,7 +184,8 @@ def check_args(args: argparse.Namespace, defaults: argparse.Namespace) -> None:
     """``npgd eval --task sr``: a UsageError for ``--factor`` below 2 and for every MRI
     option set away from its default (``defaults``, the parser's own), since
     super-resolution has no masks, k-space noise, coils, adaptation or sweep (``--tune`` is
-    welcome: TV's weight is always chosen on the evaluated images).
+    welcome: TV's weight is always chosen on the evaluated images); the options both tasks
+    share are checked as for MRI (:func:`npgd.experiments.evaluate.check_args`).
 
     Examples
     --------
@@ -204,6 +205,10 @@ def check_args(args: argparse.Namespace, defaults: argparse.Namespace) -> None:
     for k in mri_only:
         if hasattr(defaults, k) and getattr(args, k, None) != getattr(defaults, k):
             raise UsageError(f"--{k.replace('_', '-')}: an MRI option; not with --task sr")
+    if hasattr(args, "min_fraction"):  # a whole npgd eval namespace, not a partial one
+        from npgd.experiments.evaluate import check_args as check_shared
+
+        check_shared(args)
 
 
 def run(args: argparse.Namespace, defaults: argparse.Namespace,
