@@ -106,7 +106,7 @@ class NeuralPGD(nn.Module):
         >>> net = NeuralPGD(nn.Identity(), iters=1)
         >>> with torch.no_grad():
         ...     _ = net.step.fill_(-0.2)
-        >>> float(net.clamp_step_().step) == NeuralPGD.MIN_STEP
+        >>> net.clamp_step_().step.item() == NeuralPGD.MIN_STEP
         True
         """
         if isinstance(self.step, nn.Parameter):
