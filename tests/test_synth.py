@@ -221,3 +221,47 @@ def test_p_reference_noise_sets_the_share_of_noisy_references(tmp_path):
         TrainConfig(p_reference_noise=0.2)
     with pytest.raises(ValueError, match=r"p_ref_noise must be in"):
         synth.SynthData(sources=(), val_samples=0, p_ref_noise=1.5)
+
+
+def test_p_leaves_sets_the_share_of_dead_leaves_base_images(tmp_path, monkeypatch):
+    """``--p-leaves`` reaches the pool; a base image is a dead-leaves image (96 to 256
+    pixels, in [0, 1]) as often as asked; 0 draws no extra number, so the samples stay those
+    of the pool without the option; out of [0, 1] or with other data is a UsageError naming
+    it."""
+    from npgd._util import UsageError
+    from npgd.train import TrainConfig, loop
+
+    cfg = TrainConfig(features=4, iters=2, steps=1, batch_size=2, val_slices=0, data="mix",
+                      p_leaves=0.3)
+    assert loop._setup(cfg, tmp_path, "cpu")[0].data.p_leaves == 0.3
+    made = []
+
+    def spy(rng, size, **kw):
+        made.append(size)
+        return synth.dead_leaves.__wrapped__(rng, size, **kw)
+
+    spy.__wrapped__ = synth.dead_leaves
+    monkeypatch.setattr(synth, "dead_leaves", spy)
+    d = synth.SynthData(sources=(), val_samples=0)
+
+    def leaves_share(p, n=300):
+        d.p_leaves, made[:] = p, []
+        rng = np.random.default_rng(0)
+        bases = [d._base(rng) for _ in range(n)]
+        return len(made) / n, bases
+
+    share, bases = leaves_share(1.0)
+    assert share == 1.0 and [b.shape for b in bases] == [(s, s) for s in made]
+    assert all(96 <= s <= 256 for s in made)
+    assert leaves_share(0.0)[0] == 0.0
+    assert 0.28 < leaves_share(0.35)[0] < 0.42
+    plain = synth.SynthData(sources=(), val_samples=0, shape_range=(48, 56)).batch(3, 1, 4)
+    zero = synth.SynthData(sources=(), val_samples=0, shape_range=(48, 56),
+                           p_leaves=0.0).batch(3, 1, 4)
+    assert all(np.array_equal(a, b) for a, b in zip(plain, zero, strict=True))
+    with pytest.raises(UsageError, match=r"p_leaves must be in \[0, 1\]"):
+        TrainConfig(data="mix", p_leaves=1.5)
+    with pytest.raises(UsageError, match="p_leaves applies to data 'mix'"):
+        TrainConfig(p_leaves=0.2)
+    with pytest.raises(ValueError, match=r"p_leaves must be in"):
+        synth.SynthData(sources=(), val_samples=0, p_leaves=-0.1)

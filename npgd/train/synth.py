@@ -30,6 +30,10 @@ from a wide, reproducible distribution built only from data available offline:
   have. Every other sample passes through interpolation and mostly blur or noise, and a
   model trained on those alone blurred the phantom's one-pixel edges (the Shepp-Logan
   phantom, 22.7 dB against 50.8 dB for TV at 5x).
+- **dead leaves** (``p_leaves``, off by default; ``npgd train --p-leaves P``): that share of
+  the base images are synthetic dead-leaves images (:func:`dead_leaves`), whose scale
+  statistics are those of photographs, for more natural-image content than the handful of
+  bundled photographs give.
 
 Every draw of sample ``k`` of step ``s`` comes from ``numpy.random.default_rng([seed, s, k])``
 (the matrix size from ``[seed, s]``), so a resumed run sees exactly the samples the
@@ -228,6 +232,11 @@ class SynthData:
         Fraction of the samples (crisp scenes aside) whose reference image holds noise of its
         own, standard deviation 0.3 % to 12 % of the bright tissue: a Rician floor (magnitude
         images) or complex Gaussian noise, in the proportions 0.45 : 0.2.
+    p_leaves : float
+        Fraction of the base images (crisp scenes aside) that are dead-leaves images
+        (:func:`dead_leaves`, 96 to 256 pixels, scaled to [0, 1], half of them through a
+        random contrast map): natural-image statistics beyond the handful of photographs.
+        With 0 (the default) no extra random number is drawn.
 
     Examples
     --------
@@ -250,6 +259,7 @@ class SynthData:
         p_crisp: float = 0.0,
         p_images: float = P_IMAGES,
         p_ref_noise: float = P_REF_NOISE,
+        p_leaves: float = 0.0,
     ):
         self.shape_range = tuple(int(s) for s in shape_range)
         self.accel_range = tuple(float(a) for a in accel_range)
@@ -258,8 +268,10 @@ class SynthData:
         self.p_crisp = float(p_crisp)
         self.p_images = float(p_images)
         self.p_ref_noise = float(p_ref_noise)
+        self.p_leaves = float(p_leaves)
         for name, v in (("p_noiseless", p_noiseless), ("p_crisp", p_crisp),
-                        ("p_images", p_images), ("p_ref_noise", p_ref_noise)):
+                        ("p_images", p_images), ("p_ref_noise", p_ref_noise),
+                        ("p_leaves", p_leaves)):
             if not 0 <= float(v) <= 1:
                 raise ValueError(f"SynthData: {name} must be in [0, 1], got {v!r}")
         self.mask_families = tuple(mask_families)
@@ -300,6 +312,10 @@ class SynthData:
 
     def _base(self, rng: np.random.Generator) -> np.ndarray:
         """A 2-D float32 image in roughly [0, 1] before geometry and contrast."""
+        if self.p_leaves and rng.random() < self.p_leaves:
+            x = dead_leaves(rng, int(rng.integers(96, 257)))
+            x = (x - x.min()) / max(float(x.max() - x.min()), 1e-6)
+            return self._contrast(rng, x.astype(np.float32)) if rng.random() < 0.5 else x
         vols = [v for v in self.volumes if not v.labels]
         labs = [v for v in self.volumes if v.labels]
         kind = self._kind(rng)
