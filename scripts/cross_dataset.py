@@ -320,7 +320,8 @@ def write_page(result: dict, path: Path) -> Path:
         "",
         "``npgd eval`` runs the same comparison on any file ``npgd.problems.readers."
         "read_images`` reads (NIfTI, DICOM files and folders, ``.npy``/``.npz``, fastMRI "
-        "``.h5``, BART ``.cfl``), with CS tuned on calibration slices that are then left out "
+        "``.h5``, BART ``.cfl``, PNG/JPEG/TIFF pictures), with CS tuned on calibration "
+        "slices that are then left out "
         "of the scores (a single image: on itself, CS at its best), and ``--sweep`` varies "
         "acceleration, mask family, k-space noise and matrix size one at a time with CS "
         "tuned in each condition:",
