@@ -124,7 +124,9 @@ def _batched(A: linops.MaskedFFT, y: Any, run: Callable, batch: int) -> Any:
 
 def neural(net: Any, batch: int = 16, amp: bool = False) -> Callable:
     """A ``(A, y) -> x`` method for :func:`compare` that runs a trained :class:`NeuralPGD`
-    (Torch, no autograd, in batches) on NumPy measurements.
+    (Torch, no autograd, in batches) on NumPy measurements: ``A`` a
+    :class:`~npgd.linops.MaskedFFT` (its masks taken batch by batch) or an operator that acts
+    alike on every image of the batch (:class:`~npgd.linops.Downsample`, say).
 
     ``amp=True`` runs the network's convolutions under bf16 autocast (the data steps stay
     float32): about 2-3x faster on GPUs and on CPUs with native bf16; on the shipped model it
@@ -140,14 +142,15 @@ def neural(net: Any, batch: int = 16, amp: bool = False) -> Callable:
     """
     import torch
 
-    def run(A: linops.MaskedFFT, y: np.ndarray) -> np.ndarray:
+    def run(A: linops.LinearOperator, y: np.ndarray) -> np.ndarray:
         p = next(net.parameters())
-        masks = np.broadcast_to(A.mask.numpy(), y.shape)
+        masks = np.broadcast_to(A.mask.numpy(), y.shape) if isinstance(A, linops.MaskedFFT) \
+            else None
         out = []
         with torch.no_grad(), torch.autocast(p.device.type, torch.bfloat16, enabled=amp):
             for i in range(0, y.shape[0], batch):
-                Ak = linops.MaskedFFT(torch.from_numpy(masks[i : i + batch].copy())
-                                      .to(p.device))
+                Ak = A if masks is None else linops.MaskedFFT(
+                    torch.from_numpy(masks[i : i + batch].copy()).to(p.device))
                 yk = torch.from_numpy(np.ascontiguousarray(y[i : i + batch])).to(p.device)
                 out.append(net(Ak, yk).cpu().numpy())
         return np.concatenate(out)
