@@ -403,3 +403,12 @@ def test_picture_folder_and_bad_pictures(tmp_path):
     iio.imwrite(bad / "z.png", np.zeros((8, 8), np.uint8))
     with pytest.raises(DataError, match="every value is zero"):
         read_images(bad / "z.png")
+
+
+def test_picture_without_imageio_names_the_extra(tmp_path, monkeypatch):
+    import sys
+
+    (tmp_path / "p.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    monkeypatch.setitem(sys.modules, "imageio.v3", None)  # import fails: not installed
+    with pytest.raises(ImportError, match=r'pictures needs imageio.*pip install "npgd\[images\]"'):
+        read_images(tmp_path / "p.png")
