@@ -125,43 +125,42 @@ def evaluate_sr(
     if not scale.all():
         raise DataError("images: an all-zero image; expected images with some content")
     y = sr.downsample(x / scale, factor)
-    methods: dict[str, Callable[[], np.ndarray]] = {}
+
+    def timed(f: Callable[[], np.ndarray]) -> Callable[[], tuple[np.ndarray, float]]:
+        def run() -> tuple[np.ndarray, float]:
+            t = time.perf_counter()
+            xh = f()
+            return xh, (time.perf_counter() - t) / len(x)
+        return run
+
+    # each method: () -> (images, seconds per image)
+    methods: dict[str, Callable[[], tuple[np.ndarray, float]]] = {}
     tuning: dict[str, Any] = {}
-    done: dict[str, tuple[np.ndarray, float]] = {}  # TV of the chosen weight, run in tuning
     if classic:
-        methods["bicubic"] = lambda: sr.bicubic(y, factor)
+        methods["bicubic"] = timed(lambda: sr.bicubic(y, factor))
         if lam is None:
             lams = list(np.logspace(*np.log10(TV_LAMS), points)) if points > 1 else [TV_LAMS[0]]
-            psnrs = []
-            for v in lams:
-                t = time.perf_counter()
-                xv = sr.tv_sr(y, factor, v, tv_iters)
-                sec = (time.perf_counter() - t) / len(x)
-                psnrs.append(float(_scores(x / scale, xv)[0].mean()))
-                if psnrs[-1] > max(psnrs[:-1], default=-math.inf):  # argmax's: the first best
-                    done["TV"] = (xv, sec)
-            lam = float(lams[int(np.argmax(psnrs))])
+            runs = [timed(lambda v=v: sr.tv_sr(y, factor, v, tv_iters))() for v in lams]
+            psnrs = [float(_scores(x / scale, xv)[0].mean()) for xv, _ in runs]
+            best = int(np.argmax(psnrs))
+            lam = float(lams[best])
             tuning = {"lams": [float(v) for v in lams], "psnr": psnrs,
                       "tuned_on": "evaluated images"}
+            methods["TV"] = lambda: runs[best]  # the chosen weight's run, not a second one
             if log is not None:
                 log(f"TV lambda {lam:.3g}, chosen over {len(lams)} values on the evaluated "
                     "images themselves (TV at its best)")
-        tv_lam = float(lam)
-        methods["TV"] = lambda: sr.tv_sr(y, factor, tv_lam, tv_iters)
+        else:
+            methods["TV"] = timed(lambda: sr.tv_sr(y, factor, lam, tv_iters))
     if net is not None:
         A = linops.Downsample(x.shape[1:], factor)
         run = neural(net, batch=1, amp=amp)  # one image at a time: memory of one
-        methods[name] = lambda: run(A, y.astype(np.float32))
+        methods[name] = timed(lambda: run(A, y.astype(np.float32)))
     if not methods:
         raise UsageError("evaluate_sr: nothing to evaluate (no network and classic=False)")
     rows, recons = [], {}
     for k, method in methods.items():
-        if k in done:
-            xh, sec = done[k]
-        else:
-            t = time.perf_counter()
-            xh = method()
-            sec = (time.perf_counter() - t) / len(x)
+        xh, sec = method()
         xh = np.asarray(xh, np.float64) * scale
         if not np.isfinite(xh).all():
             raise DataError(f"{k}: the reconstruction has NaN/Inf values (a broken model or "
@@ -191,8 +190,9 @@ def check_args(args: argparse.Namespace, defaults: argparse.Namespace) -> None:
 
     Examples
     --------
-    >>> d = argparse.Namespace(factor=2, accel=5.0, mask="vd")
-    >>> check_args(argparse.Namespace(factor=2, accel=8.0, mask="vd"), d)
+    >>> from npgd.experiments import evaluate
+    >>> p = argparse.ArgumentParser(); evaluate.add_arguments(p)
+    >>> check_args(p.parse_args(["--task", "sr", "--accel", "8"]), p.parse_args([]))
     Traceback (most recent call last):
     ...
     npgd._util.UsageError: --accel: an MRI option; not with --task sr
@@ -207,10 +207,9 @@ def check_args(args: argparse.Namespace, defaults: argparse.Namespace) -> None:
     for k in mri_only:
         if hasattr(defaults, k) and getattr(args, k, None) != getattr(defaults, k):
             raise UsageError(f"--{k.replace('_', '-')}: an MRI option; not with --task sr")
-    if hasattr(args, "min_fraction"):  # a whole npgd eval namespace, not a partial one
-        from npgd.experiments.evaluate import check_args as check_shared
+    from npgd.experiments.evaluate import check_args as check_shared
 
-        check_shared(args)
+    check_shared(args)
 
 
 def run(args: argparse.Namespace, defaults: argparse.Namespace,
