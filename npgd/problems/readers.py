@@ -28,7 +28,6 @@ __all__ = [
     "BUILTIN",
     "BUILTINS",
     "ImageSet",
-    "LUMA",
     "fastmri_slices",
     "fit_shape",
     "foreground",
@@ -53,9 +52,6 @@ _ARRAYS = (".npy", ".npz")
 _PICTURES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 _KNOWN = (*_NIFTI, *_ARRAYS, *_PICTURES, ".dcm", ".h5", ".cfl", ".hdr")
 
-#: ITU-R BT.709 luma weights: colour pictures become one grey image (as scikit-image's
-#: ``rgb2gray`` does).
-LUMA = (0.2125, 0.7154, 0.0721)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -437,21 +433,22 @@ def _read_bart(p: Path, axis: int | str) -> list[np.ndarray]:
 
 
 def _read_picture(p: Path, axis: int | str) -> list[np.ndarray]:
-    # imageio (a scikit-image dependency) decodes the formats; the conversion to one grey
-    # image in [0, 1] is ours, so that every picture comes out the same way.
-    iio = require("imageio.v3", "images", "reading PNG/JPEG/TIFF/BMP pictures")
+    # imageio decodes the formats; scikit-image (both the images extra) scales integers to
+    # [0, 1] and turns colour grey, as npgd.problems.sr does for its bundled images.
+    what = "reading PNG/JPEG/TIFF/BMP pictures"
+    iio = require("imageio.v3", "images", what)
+    color, util = require("skimage.color", "images", what), require("skimage.util", "images", what)
     try:
         a = np.asarray(iio.imread(p))
     except Exception as e:  # truncated, not a picture, an unknown codec
         raise DataError(f"{p}: could not read the picture ({type(e).__name__}: {e})") from e
     if a.dtype.kind not in "biuf":
         raise DataError(f"{p}: expected numeric pixels, got dtype {a.dtype}")
-    scale = float(np.iinfo(a.dtype).max) if a.dtype.kind in "ui" else 1.0
-    a = a.astype(np.float32) / np.float32(scale)
+    a = util.img_as_float32(a)
     if a.ndim == 3 and a.shape[-1] in (2, 4):
         a = a[..., :-1]  # drop the alpha channel (grey + alpha, RGB + alpha)
     if a.ndim == 3 and a.shape[-1] == 3:
-        a = a @ np.asarray(LUMA, np.float32)
+        a = color.rgb2gray(a).astype(np.float32)
     elif a.ndim == 3 and a.shape[-1] == 1:
         a = a[..., 0]
     if a.ndim != 2:
@@ -581,8 +578,8 @@ def read_images(
     ``.cfl`` / ``.hdr``       BART: dims ``(H, W)`` or ``(H, W, N)`` after singletons
     ``.png`` ``.jpg`` ...     a picture (``.jpeg``, ``.tif``, ``.tiff``, ``.bmp``; imageio,
                               the ``images`` extra): integers scaled to [0, 1] by their
-                              type's maximum, colour turned grey by the BT.709 weights
-                              :data:`LUMA`, alpha dropped
+                              type's maximum, colour turned grey by luminance
+                              (scikit-image ``rgb2gray``), alpha dropped
     ``builtin:brain``         the embedded sample's 66 test slices (complex, synthetic
                               phase; all of them, whatever ``min_fraction``); plain
                               ``brain`` means it only when no such file exists
