@@ -70,6 +70,7 @@ def test_options_take_the_types_of_the_fields():
     (["frobnicate"], "invalid choice: 'frobnicate'"),
     (["demo", "--slices", "0"], "--slices must be an int >= 1, got 0"),
     (["demo", "--noise", "nan"], "--noise must be a finite real number >= 0, got nan"),
+    (["eval", "--volume", "b0"], "argument --volume: must be a volume index or 'all', got 'b0'"),
 ])
 def test_usage_errors_are_one_line_exit_2(capsys, argv, match):
     assert cli.main(argv) == 2

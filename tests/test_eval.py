@@ -242,6 +242,25 @@ def test_run_on_a_nifti_file(tmp_path, checkpoint):
     assert any(s.startswith("chosen: CS-WV rel") for s in lines)
 
 
+def test_run_reads_the_chosen_volume_of_a_4d_file(tmp_path, checkpoint):
+    import nibabel as nib
+
+    vol = np.stack([data.phantom((40, 36), seed=s, complex_=False) * (s + 1)
+                    for s in range(3)], -1)[:, :, None, :].repeat(2, axis=2)  # (40, 36, 2, 3)
+    nib.save(nib.Nifti1Image(vol, np.eye(4)), tmp_path / "dwi.nii.gz")
+    base = ("--data", str(tmp_path / "dwi.nii.gz"), "--checkpoint", str(checkpoint),
+            "--no-classic", "--no-figure")
+    lines = []
+    assert ev.run(_args(*base, "--volume", "2", "--out", str(tmp_path / "o")),
+                  log=lines.append) == 0
+    assert lines[0].startswith("2 NIfTI images 36x40") and "4-D" not in lines[0]
+    lines = []
+    assert ev.run(_args(*base, "--out", str(tmp_path / "o")), log=lines.append) == 0
+    assert "volume 0 of the 3 in a 4-D file" in lines[0]
+    with pytest.raises(DataError, match="volume 3 out of range; the file holds 3 volumes"):
+        ev.run(_args(*base, "--volume", "3", "--out", str(tmp_path / "o")))
+
+
 def test_run_refuses_bad_options_before_compute(tmp_path, checkpoint):
     (tmp_path / "file").write_text("x")
     base = ["--checkpoint", str(checkpoint), "--slices", "1"]

@@ -41,6 +41,37 @@ def test_nifti_axis_options(tmp_path):
         read_images(p, axis=3)
 
 
+def test_nifti_4d_reads_one_volume_and_says_which(tmp_path):
+    # Diffusion/fMRI/multi-echo files are 4-D: volume v is the 3-D volume [..., v].
+    vol = rng.random((6, 7, 3, 4)).astype(np.float32) + 0.1
+    p = _nii(tmp_path / "dwi.nii.gz", vol)
+    x, info = read_images(p)
+    np.testing.assert_array_equal(x, read_images(_nii(tmp_path / "v0.nii", vol[..., 0]))[0])
+    assert "volume 0 of the 4 in a 4-D file" in str(info)
+    x2, info2 = read_images(p, volume=2)
+    np.testing.assert_array_equal(x2, read_images(_nii(tmp_path / "v2.nii", vol[..., 2]))[0])
+    assert "4-D" not in str(info2)  # chosen, not defaulted
+    np.testing.assert_array_equal(read_images(p, volume=-1)[0], read_images(p, volume=3)[0])
+    xa, _ = read_images(p, volume="all", axis=0)
+    assert xa.shape == (4 * 6, 3, 7)
+    np.testing.assert_array_equal(xa[6:12], read_images(p, volume=1, axis=0)[0])
+    with pytest.raises(DataError, match="volume 4 out of range; the file holds 4 volumes"):
+        read_images(p, volume=4)
+
+
+def test_volume_is_refused_where_there_is_no_fourth_axis(tmp_path):
+    p3 = _nii(tmp_path / "v.nii", rng.random((6, 7, 3)) + 0.1)
+    with pytest.raises(DataError, match="v.nii: volume=1 asks for one volume of a 4-D file"):
+        read_images(p3, volume=1)
+    np.save(tmp_path / "x.npy", rng.random((2, 5, 5)) + 0.1)
+    with pytest.raises(DataError, match="these are NumPy files"):
+        read_images(tmp_path / "x.npy", volume=0)
+    with pytest.raises(DataError, match="embedded sample"):
+        read_images("builtin:brain", volume=0)
+    with pytest.raises(ValueError, match="volume must be an int, 'all' or None, got 1.5"):
+        read_images(p3, volume=1.5)
+
+
 def test_nifti_2d_and_single_slice_volume_are_one_image(tmp_path):
     img = rng.random((9, 11)).astype(np.float32) + 0.1
     for name, arr in (("a.nii.gz", img), ("b.nii.gz", img[:, :, None]),
@@ -83,8 +114,8 @@ def test_nifti_bad_files(tmp_path):
         data.nifti_slices(tmp_path / "n.nii.gz")
     with pytest.raises(DataError, match="every value is zero"):
         read_images(_nii(tmp_path / "z.nii.gz", np.zeros((6, 6, 3))))
-    with pytest.raises(DataError, match=r"expected a 2-D image or 3-D volume, got shape"):
-        read_images(_nii(tmp_path / "4d.nii.gz", np.ones((4, 4, 3, 2))))
+    with pytest.raises(DataError, match=r"a 4-D series of volumes, got shape \(4, 4, 3, 2, 2\)"):
+        read_images(_nii(tmp_path / "5d.nii.gz", np.ones((4, 4, 3, 2, 2))))
     with pytest.raises(DataError, match="no such file or folder"):
         read_images(tmp_path / "missing.nii")
     with pytest.raises(DataError, match="no such file"):

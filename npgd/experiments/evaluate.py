@@ -313,6 +313,16 @@ def _axis(text: str) -> int | str:
         raise argparse.ArgumentTypeError(f"must be 0, 1, 2, -1 or 'all', got {text!r}") from None
 
 
+def _volume(text: str) -> int | str:
+    if text == "all":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a volume index or 'all', got {text!r}") \
+            from None
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The ``npgd eval`` options (the CLI adds those of ``--sweep`` with
     :func:`npgd.experiments.sweep.add_sweep_arguments`).
@@ -336,6 +346,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--axis", type=_axis, default=-1,
                    help="slice volumes along this axis (default the last), or 'all' for the "
                    "three orientations")
+    g.add_argument("--volume", type=_volume, default=None,
+                   help="of a 4-D NIfTI file (diffusion, fMRI, multi-echo): the volume along "
+                   "its fourth axis (default the first), or 'all'")
     g.add_argument("--magnitude", action="store_true",
                    help="evaluate on the magnitude of complex data (default: keep complex)")
     g.add_argument("--phase", action="store_true",
@@ -400,20 +413,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def load_images(args: argparse.Namespace, log: Callable[[str], Any] = print) -> np.ndarray:
-    """The images ``args`` name (``--data``, ``--axis``, ``--magnitude``, ``--min-fraction``,
-    ``--slices``, ``--phase``), with the reader's one-line summary logged.
+    """The images ``args`` name (``--data``, ``--axis``, ``--volume``, ``--magnitude``,
+    ``--min-fraction``, ``--slices``, ``--phase``), with the reader's one-line summary logged.
 
     Examples
     --------
-    >>> a = argparse.Namespace(data="builtin:brain", axis=-1, magnitude=False,
+    >>> a = argparse.Namespace(data="builtin:brain", axis=-1, volume=None, magnitude=False,
     ...                        min_fraction=0.0, slices=2, phase=False)
     >>> load_images(a, log=lambda s: None).shape
     (2, 192, 160)
     """
     from npgd.problems import data, readers
 
-    x, info = readers.read_images(args.data, axis=args.axis, magnitude=args.magnitude,
-                                  min_fraction=args.min_fraction)
+    x, info = readers.read_images(args.data, axis=args.axis, volume=args.volume,
+                                  magnitude=args.magnitude, min_fraction=args.min_fraction)
     log(str(info))
     if args.phase and not np.iscomplexobj(x):
         x = data.with_synthetic_phase(x, args.seed)

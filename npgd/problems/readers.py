@@ -98,13 +98,14 @@ def _existing(path: str | os.PathLike, arg: str) -> Path:
 
 def _nifti_array(p: Path, canonical: bool = False) -> np.ndarray:
     """The voxels of a NIfTI file in their stored kind (real as float32, complex as
-    complex64), trailing singleton axes beyond the third removed; with ``canonical`` a 3-D
-    volume's axes are turned to RAS (0 sagittal, 1 coronal, 2 axial) by its affine."""
+    complex64), trailing singleton axes beyond the third removed; with ``canonical`` the
+    first three axes of a 3-D or 4-D volume are turned to RAS (0 sagittal, 1 coronal, 2
+    axial) by its affine."""
     import nibabel as nib
 
     try:
         img = nib.load(str(p))
-        if canonical and len(img.shape) == 3:
+        if canonical and len(img.shape) in (3, 4):
             img = nib.as_closest_canonical(img)
         kind = np.dtype(img.get_data_dtype()).kind
         vol = np.asarray(img.dataobj, dtype=np.complex64 if kind == "c" else np.float32)
@@ -387,8 +388,31 @@ def _slice_volume(vol: np.ndarray, p: Path, axis: int | str) -> list[np.ndarray]
     return [np.rot90(np.moveaxis(vol, a, 0), axes=(1, 2)) for a in axes]
 
 
-def _read_nifti(p: Path, axis: int | str) -> list[np.ndarray]:
-    return _slice_volume(_nifti_array(p, canonical=True), p, axis)
+def _read_nifti(p: Path, axis: int | str, volume: int | str | None = None,
+                notes: list[str] | None = None) -> list[np.ndarray]:
+    vol = _nifti_array(p, canonical=True)
+    if vol.ndim > 4:
+        raise DataError(f"{p}: expected a 2-D image, a 3-D volume or a 4-D series of "
+                        f"volumes, got shape {vol.shape}")
+    if vol.ndim != 4:
+        if volume is not None:
+            raise DataError(f"{p}: volume={volume!r} asks for one volume of a 4-D file; this "
+                            f"one has shape {vol.shape} (leave volume out)")
+        return _slice_volume(vol, p, axis)
+    # 4-D: diffusion, fMRI, multi-echo or multi-contrast series; volumes along the last axis.
+    n = vol.shape[3]
+    if volume == "all":
+        picked = range(n)
+    else:
+        v = 0 if volume is None else volume
+        if not -n <= v < n:
+            raise DataError(f"{p}: volume {v} out of range; the file holds {n} volumes "
+                            f"(0..{n - 1}), shape {vol.shape}")
+        picked = [v % n]
+        if notes is not None and volume is None:
+            notes.append(f"volume 0 of the {n} in a 4-D file (--volume to choose one, or "
+                         "'all')")
+    return [s for v in picked for s in _slice_volume(vol[..., v], p, axis)]
 
 
 def _read_array(p: Path, axis: int | str) -> list[np.ndarray]:
@@ -557,6 +581,7 @@ def read_images(
     path: str | os.PathLike,
     *,
     axis: int | str = -1,
+    volume: int | str | None = None,
     magnitude: bool = False,
     min_fraction: float = 0.0,
 ) -> tuple[np.ndarray, ImageSet]:
@@ -566,7 +591,9 @@ def read_images(
     ========================  ==============================================================
     ``.nii`` / ``.nii.gz``    2-D image or 3-D volume (nibabel), its axes turned to RAS by
                               the affine (0 sagittal, 1 coronal, 2 axial); slices along
-                              ``axis``
+                              ``axis``; of a 4-D file (diffusion, fMRI, multi-echo) the
+                              3-D volume ``volume`` along the fourth axis (default the
+                              first, said in the notes; ``"all"``: every volume's slices)
     ``.dcm`` / DICOM folder   one image (or a multi-frame stack) per file, sorted along the
                               slice normal (ImagePositionPatient) then InstanceNumber, with
                               :math:`v = \\text{RescaleSlope}\\cdot p + \\text{RescaleIntercept}`
@@ -619,11 +646,18 @@ def read_images(
     if not (axis == "all" or (isinstance(axis, int) and not isinstance(axis, bool)
                               and -3 <= axis < 3)):
         raise ValueError(f"read_images: axis must be 0, 1, 2 (or -3..-1) or 'all', got {axis!r}")
+    if not (volume is None or volume == "all"
+            or (isinstance(volume, int) and not isinstance(volume, bool))):
+        raise ValueError(f"read_images: volume must be an int, 'all' or None, got {volume!r}")
     text = os.fspath(path)
     p = Path(text)
+    notes: list[str] = []
     if text == BUILTIN or (text == "brain" and not p.exists()):
         stack, files, kind = [BUILTINS[BUILTIN]()], (BUILTIN,), "builtin"
         skipped, min_fraction = 0, 0.0  # the documented test set, whole
+        if volume is not None:
+            raise DataError(f"{text}: volume={volume!r} picks a volume of a 4-D NIfTI file; "
+                            "the embedded sample is 2-D slices (leave volume out)")
     elif not p.exists():
         raise DataError(f"{p}: no such file or folder")
     else:
@@ -633,12 +667,18 @@ def read_images(
             raise DataError(f"{p}: folder mixes {', '.join(sorted(kinds))} files; "
                             "expected one kind")
         kind = kinds.pop()
+        if volume is not None and kind != "NIfTI":
+            raise DataError(f"{p}: volume={volume!r} picks a volume of a 4-D NIfTI file; "
+                            f"these are {kind} files (leave volume out)")
         if kind == "DICOM":
             stack = _read_dicoms(files_)
+        elif kind == "NIfTI":
+            stack = [s for f in files_ for s in _read_nifti(f, axis, volume, notes)]
         else:
             stack = [s for f in files_ for s in _READERS[kind](f, axis)]
         files = tuple(str(f) for f in files_)
-    return _finish(stack, text, kind, files, skipped, magnitude, min_fraction)
+    return _finish(stack, text, kind, files, skipped, magnitude, min_fraction,
+                   tuple(dict.fromkeys(notes)))
 
 
 def foreground(x: np.ndarray, min_fraction: float = 0.0) -> np.ndarray:
@@ -659,8 +699,9 @@ def foreground(x: np.ndarray, min_fraction: float = 0.0) -> np.ndarray:
 
 
 def _finish(stack: list[np.ndarray], source: str, kind: str, files: tuple[str, ...],
-            skipped: int, magnitude: bool, min_fraction: float) -> tuple[np.ndarray, ImageSet]:
-    notes = []
+            skipped: int, magnitude: bool, min_fraction: float,
+            read_notes: tuple[str, ...] = ()) -> tuple[np.ndarray, ImageSet]:
+    notes = list(read_notes)
     shape = stack[0].shape[-2:]
     if min(shape) < 2:
         raise DataError(f"{source}: images are {shape[0]}x{shape[1]}; expected at least 2x2")
