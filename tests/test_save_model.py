@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from npgd import experiments  # noqa: E402
+from npgd import experiments, models  # noqa: E402
 from npgd.models import (  # noqa: E402
     architecture,
     build_model,
@@ -64,3 +64,31 @@ def test_save_model_errors(tmp_path):
     with pytest.raises(TypeError, match="net must be a NeuralPGD"):
         save_model(torch.nn.Linear(2, 2), tmp_path / "c.pt")
     assert not list(tmp_path.iterdir())
+
+
+def test_average_models_is_the_weighted_mean_of_the_parameters():
+    torch.manual_seed(0)
+    a, b = (models.build_model({"features": 4, "iters": 2, "shared": False}) for _ in range(2))
+    before = {k: v.clone() for k, v in a.state_dict().items()}
+    soup = models.average_models([a, b], [0.25, 0.75])
+    for k, v in soup.state_dict().items():
+        if v.is_floating_point():
+            torch.testing.assert_close(v, 0.25 * a.state_dict()[k] + 0.75 * b.state_dict()[k])
+        else:  # batch-norm counters: the first network's
+            assert torch.equal(v, a.state_dict()[k])
+    assert all(torch.equal(v, a.state_dict()[k]) for k, v in before.items())  # inputs kept
+    assert not soup.training and soup is not a
+    same = models.average_models([a, a, a])
+    assert all(torch.equal(v, a.state_dict()[k]) for k, v in same.state_dict().items())
+
+
+def test_average_models_refuses_what_does_not_average():
+    a = models.build_model({"features": 4, "iters": 2})
+    with pytest.raises(ValueError, match=r"nets\[1\] has architecture .*only networks of one"):
+        models.average_models([a, models.build_model({"features": 6, "iters": 2})])
+    with pytest.raises(ValueError, match="weights must be 2 non-negative numbers summing to 1"):
+        models.average_models([a, a], [0.7, 0.7])
+    with pytest.raises(ValueError, match="weights must be 2"):
+        models.average_models([a, a], [1.5, -0.5])
+    with pytest.raises(TypeError, match="two or more NeuralPGD"):
+        models.average_models([a])

@@ -15,9 +15,11 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
+from collections.abc import Sequence
 from importlib import resources
 from typing import Any
 
+import numpy as np
 import torch
 
 from npgd._util import check_int
@@ -25,8 +27,9 @@ from npgd.models.checkpoint import FORMAT, load_checkpoint, save_checkpoint
 from npgd.priors.learned import ResNetProx
 from npgd.solvers.unrolled import NeuralPGD
 
-__all__ = ["DEFAULT_MODEL", "MODELS", "architecture", "build_model", "check_architecture",
-           "checkpoint_state", "load_model", "model_from_state", "pretrained", "save_model"]
+__all__ = ["DEFAULT_MODEL", "MODELS", "architecture", "average_models", "build_model",
+           "check_architecture", "checkpoint_state", "load_model", "model_from_state",
+           "pretrained", "save_model"]
 
 #: name -> (file in ``npgd/models/weights``, what it is)
 MODELS = {
@@ -37,8 +40,9 @@ MODELS = {
         "fine-tuned on CPU on domain-randomized data (npgd.train.synth: real volumes, label "
         "synthesis, natural images, crisp piecewise-constant scenes, any orientation, size, "
         "contrast, phase, noise, 2.5-9x variable-density/radial/line masks) with the "
-        "log-normalized (P2) loss, the last two stages with 60 % noiseless samples, the last "
-        "with the coarse branches added; the default model; see "
+        "log-normalized (P2) loss, the last stages with 60 % noiseless samples, the fifth "
+        "with the coarse branches added, the sixth the average of two fine-tunings of the "
+        "fifth (dead-leaves images; more noisy samples); the default model; see "
         "npgd/models/weights/README.md",
     ),
     "mri-brain-5x": (
@@ -255,6 +259,54 @@ def fold_batch_norm(net: NeuralPGD) -> NeuralPGD:
     folded = [p.fold_norm() for p in proxes]
     out.prox = folded[0] if net.shared else torch.nn.ModuleList(folded)
     return out
+
+
+def average_models(nets: Sequence[NeuralPGD],
+                   weights: Sequence[float] | None = None) -> NeuralPGD:
+    """The weighted average of networks of one architecture, parameter by parameter (a
+    "model soup": Wortsman et al., "Model soups: averaging weights of multiple fine-tuned
+    models improves accuracy without increasing inference time", ICML 2022):
+
+    .. math:: \\theta = \\sum_i w_i \\theta_i, \\qquad w_i \\ge 0, \\quad \\sum_i w_i = 1.
+
+    Averaging is meaningful for networks fine-tuned from one parent (they stay in one basin
+    of the loss); for unrelated networks it gives nonsense. ``weights`` default to equal;
+    they must be non-negative and sum to 1. Sums are taken in float64 and rounded once to
+    each parameter's dtype; integer buffers (batch-norm counters) are taken from the first
+    network. A new network in eval mode on the CPU; the inputs are not changed.
+
+    Examples
+    --------
+    >>> a = build_model({"features": 4, "iters": 2})
+    >>> b = build_model({"features": 4, "iters": 2})
+    >>> with torch.no_grad():
+    ...     _ = a.step.fill_(1.0), b.step.fill_(0.5)
+    >>> average_models([a, b]).step.item(), average_models([a, b], [0.75, 0.25]).step.item()
+    (0.75, 0.875)
+    """
+    nets = list(nets)
+    if len(nets) < 2 or not all(isinstance(n, NeuralPGD) for n in nets):
+        raise TypeError("average_models: nets must be two or more NeuralPGD networks, got "
+                        f"{[type(n).__name__ for n in nets]}")
+    w = np.full(len(nets), 1.0 / len(nets)) if weights is None else \
+        np.asarray(weights, dtype=np.float64)
+    if w.shape != (len(nets),) or not np.isfinite(w).all() or (w < 0).any() \
+            or abs(w.sum() - 1) > 1e-9:
+        raise ValueError(f"average_models: weights must be {len(nets)} non-negative numbers "
+                         f"summing to 1, got {weights!r}")
+    arch = architecture(nets[0])
+    for i, n in enumerate(nets[1:], 1):
+        if architecture(n) != arch:
+            raise ValueError(f"average_models: nets[{i}] has architecture {architecture(n)}, "
+                             f"nets[0] {arch}; only networks of one architecture average")
+    states = [{k: v.detach().cpu() for k, v in n.state_dict().items()} for n in nets]
+    mean = {k: (sum(float(wi) * st[k].double() for wi, st in zip(w, states, strict=True))
+                .to(v.dtype)
+                if v.is_floating_point() else v.clone())
+            for k, v in states[0].items()}
+    out = copy.deepcopy(nets[0]).cpu()
+    out.load_state_dict(mean)
+    return out.eval()
 
 
 def model_from_state(state: dict, where: str = "checkpoint",
