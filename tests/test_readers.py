@@ -388,15 +388,39 @@ def test_nifti_axes_turned_to_ras(tmp_path):
     np.testing.assert_array_equal(x[0], np.rot90(vol[::-1, :, 0]))
 
 
-def test_dicom_folder_with_two_series_is_refused(tmp_path, pydicom):
+def test_dicom_folder_with_two_series_reads_the_one_asked_for(tmp_path, pydicom):
     src = pydicom.dcmread(get_testdata_file("MR_small.dcm"))
     (tmp_path / "d").mkdir()
-    for k in range(2):
-        ds = src.copy()
-        ds.SeriesInstanceUID = f"1.2.3.{k}"
-        ds.save_as(tmp_path / "d" / f"im{k}.dcm")
-    with pytest.raises(DataError, match="holds 2 DICOM series; expected one"):
+    for k in range(2):  # series 7 'T1' (2 files, pixels x1) and 8 'T2' (1 file, pixels x3)
+        for j in range(2 - k):
+            ds = src.copy()
+            ds.SeriesInstanceUID, ds.SeriesNumber = f"1.2.3.{k}", 7 + k
+            ds.SeriesDescription = ("T1", "T2")[k]
+            ds.ImagePositionPatient, ds.ImageOrientationPatient = [0, 0, j], [1, 0, 0, 0, 1, 0]
+            ds.PixelData = (src.pixel_array * (1 + 2 * k)).astype(src.pixel_array.dtype).tobytes()
+            ds.save_as(tmp_path / "d" / f"im{k}{j}.dcm")
+    with pytest.raises(DataError, match=r"holds 2 DICOM series \(SeriesNumber 7 'T1': 2 "
+                       r"file\(s\); SeriesNumber 8 'T2': 1 file\(s\)\); choose one with series="):
         read_images(tmp_path / "d")
+    t1, _ = read_images(tmp_path / "d", series=7)
+    t2, info = read_images(tmp_path / "d", series="1.2.3.1")  # by its UID
+    assert "SeriesNumber 8 'T2', one of the 2 series in the folder" in str(info)
+    assert t1.shape == (2, 64, 64) and len(info.files) == 1 and t2.shape == (1, 64, 64)
+    np.testing.assert_array_equal(t2[0], 3 * t1[0])
+    import argparse
+
+    from npgd.experiments import evaluate
+    parser = argparse.ArgumentParser()
+    evaluate.add_arguments(parser)  # npgd eval --series: the SeriesNumber as typed
+    args = parser.parse_args(["--data", str(tmp_path / "d"), "--series", "8"])
+    np.testing.assert_array_equal(evaluate.load_images(args, log=lambda s: None), t2)
+    with pytest.raises(DataError, match="no DICOM series numbered 9; it holds SeriesNumber 7"):
+        read_images(tmp_path / "d", series=9)
+    with pytest.raises(DataError, match="series=7 picks a series of DICOM files; these are NumPy"):
+        np.save(tmp_path / "x.npy", np.ones((4, 4)))
+        read_images(tmp_path / "x.npy", series=7)
+    with pytest.raises(ValueError, match="series must be an int, a str or None"):
+        read_images(tmp_path / "d", series=7.0)
 
 
 # pictures (PNG, JPEG, TIFF, BMP)

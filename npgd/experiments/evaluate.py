@@ -349,6 +349,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--volume", type=_volume, default=None,
                    help="of a 4-D NIfTI file (diffusion, fMRI, multi-echo): the volume along "
                    "its fourth axis (default the first), or 'all'")
+    g.add_argument("--series", default=None,
+                   help="of a DICOM folder holding several series: the one with this "
+                   "SeriesNumber (or SeriesInstanceUID)")
     g.add_argument("--magnitude", action="store_true",
                    help="evaluate on the magnitude of complex data (default: keep complex)")
     g.add_argument("--phase", action="store_true",
@@ -413,20 +416,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def load_images(args: argparse.Namespace, log: Callable[[str], Any] = print) -> np.ndarray:
-    """The images ``args`` name (``--data``, ``--axis``, ``--volume``, ``--magnitude``,
-    ``--min-fraction``, ``--slices``, ``--phase``), with the reader's one-line summary logged.
+    """The images ``args`` name (``--data``, ``--axis``, ``--volume``, ``--series``,
+    ``--magnitude``, ``--min-fraction``, ``--slices``, ``--phase``), with the reader's one-line
+    summary logged.
 
     Examples
     --------
-    >>> a = argparse.Namespace(data="builtin:brain", axis=-1, volume=None, magnitude=False,
-    ...                        min_fraction=0.0, slices=2, phase=False)
+    >>> a = argparse.Namespace(data="builtin:brain", axis=-1, volume=None, series=None,
+    ...                        magnitude=False, min_fraction=0.0, slices=2, phase=False)
     >>> load_images(a, log=lambda s: None).shape
     (2, 192, 160)
     """
     from npgd.problems import data, readers
 
     x, info = readers.read_images(args.data, axis=args.axis, volume=args.volume,
-                                  magnitude=args.magnitude, min_fraction=args.min_fraction)
+                                  series=args.series, magnitude=args.magnitude,
+                                  min_fraction=args.min_fraction)
     log(str(info))
     if args.phase and not np.iscomplexobj(x):
         x = data.with_synthetic_phase(x, args.seed)

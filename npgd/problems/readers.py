@@ -534,24 +534,66 @@ def _read_dicom(pydicom: Any, f: Path) -> tuple[Any, np.ndarray]:
     return ds, px
 
 
-def _read_dicoms(files: list[Path]) -> list[np.ndarray]:
+def _series_of(pydicom: Any, files: list[Path], series: int | str | None
+               ) -> tuple[list[Path], str | None]:
+    """The files of one DICOM series (the only one, or the one whose SeriesNumber or
+    SeriesInstanceUID is ``series``), read from the headers alone, before any pixels, and a
+    note naming the series chosen among several (None if there was one)."""
+    groups: dict[str, tuple[Any, str, list[Path]]] = {}
+    for f in files:
+        try:
+            ds = pydicom.dcmread(f, force=True, stop_before_pixels=True)
+        except Exception as e:  # not DICOM at all, or truncated in the header
+            raise DataError(f"{f}: could not read DICOM file ({type(e).__name__}: {e})") from e
+        uid = str(ds.get("SeriesInstanceUID", ""))
+        if uid not in groups:
+            groups[uid] = (ds.get("SeriesNumber"), str(ds.get("SeriesDescription", "") or ""),
+                           [])
+        groups[uid][2].append(f)
+
+    def listing() -> str:
+        return "; ".join(f"SeriesNumber {'(none)' if num is None else num}"
+                         f"{' ' + repr(desc) if desc else ''}: {len(fs)} file(s)"
+                         for num, desc, fs in sorted(groups.values(), key=lambda g: str(g[0])))
+
+    where = files[0].parent if len(files) > 1 else files[0]
+    if series is None:
+        if len(groups) > 1:
+            raise DataError(f"{where}: holds {len(groups)} DICOM series ({listing()}); "
+                            "choose one with series= (npgd eval --series N)")
+        return files, None
+    hits = [uid for uid, (num, _, _) in groups.items()
+            if str(series) == uid or (num is not None and str(series) == str(num))]
+    if not hits:
+        raise DataError(f"{where}: no DICOM series numbered {series!r}; it holds {listing()}")
+    if len(hits) > 1:
+        raise DataError(f"{where}: {len(hits)} series are numbered {series!r}; give the "
+                        f"SeriesInstanceUID instead ({', '.join(sorted(hits))})")
+    num, desc, chosen = groups[hits[0]]
+    return chosen, (f"SeriesNumber {'(none)' if num is None else num}"
+                    f"{' ' + repr(desc) if desc else ''}, one of the {len(groups)} series "
+                    "in the folder" if len(groups) > 1 else None)
+
+
+def _read_dicoms(files: list[Path], series: int | str | None = None,
+                 notes: list[str] | None = None) -> tuple[list[np.ndarray], list[Path]]:
+    """The images of one DICOM series in slice order, and the files they came from."""
     try:
         import pydicom
     except ImportError:
         raise ImportError('reading DICOM needs pydicom: pip install "npgd[io]"') from None
-    sets, series = [], set()
-    for f in files:
+    chosen, note = _series_of(pydicom, files, series)
+    if note is not None and notes is not None:
+        notes.append(note)
+    sets = []
+    for f in chosen:
         ds, px = _read_dicom(pydicom, f)
         slope, icept = float(ds.get("RescaleSlope", 1) or 1), float(ds.get("RescaleIntercept", 0)
                                                                     or 0)
         img = px.astype(np.float32) * np.float32(slope) + np.float32(icept)
         sets.append((_dicom_key(ds), f, img if img.ndim == 3 else img[None]))
-        series.add(str(ds.get("SeriesInstanceUID", "")))
-    if len(series) > 1:
-        raise DataError(f"{files[0].parent}: the folder holds {len(series)} DICOM series; "
-                        "expected one series per folder")
     sets.sort(key=lambda s: (s[0], str(s[1])))
-    return [s[2] for s in sets]
+    return [s[2] for s in sets], chosen
 
 
 _READERS = {"NIfTI": _read_nifti, "NumPy": _read_array, "fastMRI": _read_fastmri,
@@ -582,6 +624,7 @@ def read_images(
     *,
     axis: int | str = -1,
     volume: int | str | None = None,
+    series: int | str | None = None,
     magnitude: bool = False,
     min_fraction: float = 0.0,
 ) -> tuple[np.ndarray, ImageSet]:
@@ -599,7 +642,9 @@ def read_images(
                               :math:`v = \\text{RescaleSlope}\\cdot p + \\text{RescaleIntercept}`
                               (needs the ``io`` extra: ``pip install "npgd[io]"``, whose
                               GDCM decodes JPEG lossless, JPEG-LS, JPEG 2000 and RLE);
-                              files without the File Meta header are read too
+                              files without the File Meta header are read too; of a
+                              folder holding several series, the one whose SeriesNumber
+                              (or SeriesInstanceUID) is ``series``
     ``.npy`` / ``.npz``       an array ``(H, W)`` or ``(N, H, W)``
     ``.h5``                   fastMRI single-coil: the complex images of its k-space
     ``.cfl`` / ``.hdr``       BART: dims ``(H, W)`` or ``(H, W, N)`` after singletons
@@ -649,15 +694,19 @@ def read_images(
     if not (volume is None or volume == "all"
             or (isinstance(volume, int) and not isinstance(volume, bool))):
         raise ValueError(f"read_images: volume must be an int, 'all' or None, got {volume!r}")
+    if not (series is None or isinstance(series, str)
+            or (isinstance(series, int) and not isinstance(series, bool))):
+        raise ValueError(f"read_images: series must be an int, a str or None, got {series!r}")
     text = os.fspath(path)
     p = Path(text)
     notes: list[str] = []
     if text == BUILTIN or (text == "brain" and not p.exists()):
         stack, files, kind = [BUILTINS[BUILTIN]()], (BUILTIN,), "builtin"
         skipped, min_fraction = 0, 0.0  # the documented test set, whole
-        if volume is not None:
-            raise DataError(f"{text}: volume={volume!r} picks a volume of a 4-D NIfTI file; "
-                            "the embedded sample is 2-D slices (leave volume out)")
+        if volume is not None or series is not None:
+            raise DataError(f"{text}: volume= and series= pick part of a 4-D NIfTI file or "
+                            "a DICOM folder; the embedded sample is 2-D slices (leave them "
+                            "out)")
     elif not p.exists():
         raise DataError(f"{p}: no such file or folder")
     else:
@@ -670,8 +719,11 @@ def read_images(
         if volume is not None and kind != "NIfTI":
             raise DataError(f"{p}: volume={volume!r} picks a volume of a 4-D NIfTI file; "
                             f"these are {kind} files (leave volume out)")
+        if series is not None and kind != "DICOM":
+            raise DataError(f"{p}: series={series!r} picks a series of DICOM files; these "
+                            f"are {kind} files (leave series out)")
         if kind == "DICOM":
-            stack = _read_dicoms(files_)
+            stack, files_ = _read_dicoms(files_, series, notes)
         elif kind == "NIfTI":
             stack = [s for f in files_ for s in _read_nifti(f, axis, volume, notes)]
         else:
