@@ -331,7 +331,14 @@ def write_page(result: dict, path: Path) -> Path:
         "   npgd eval --data scan.nii.gz --tune --noise 30 --out eval",
         "   npgd eval --data dicom_folder/ --axis all --tune --mask radial --accel 6",
         "   npgd eval --data scan.nii.gz --sweep --out sweep",
+        "   npgd eval --data dwi.nii.gz --volume 0 --tune --out eval-b0",
+        "   npgd eval --data study/ --series 3 --tune --out eval-series3",
         "",
+        "A 4-D NIfTI file (diffusion, fMRI, multi-echo) is read one 3-D volume at a time: "
+        "``--volume N`` picks the volume along the fourth axis (default the first, which the "
+        "reader's line says; ``--volume all`` stacks every volume's slices). A DICOM folder "
+        "holding several series (a whole study) is refused with a list of them; ``--series "
+        "N`` reads the one whose SeriesNumber (or SeriesInstanceUID) is N. "
         "NaN or infinite voxels are an error (npgd does not guess them); complex data stay "
         "complex unless ``--magnitude`` is given; ``builtin:brain`` names the embedded "
         "sample (plain ``brain`` only when no file or folder of that name exists).",
