@@ -596,8 +596,10 @@ def _read_dicoms(files: list[Path], series: int | str | None = None,
     return [s[2] for s in sets], chosen
 
 
-_READERS = {"NIfTI": _read_nifti, "NumPy": _read_array, "fastMRI": _read_fastmri,
-            "BART": _read_bart, "picture": _read_picture}
+#: The readers of one file (path, axis) -> stacks; NIfTI (volume=) and DICOM (series=, a
+#: whole folder at once) are called apart.
+_READERS = {"NumPy": _read_array, "fastMRI": _read_fastmri, "BART": _read_bart,
+            "picture": _read_picture}
 
 
 def _files(path: Path) -> tuple[list[Path], int]:
@@ -701,12 +703,12 @@ def read_images(
     p = Path(text)
     notes: list[str] = []
     if text == BUILTIN or (text == "brain" and not p.exists()):
-        stack, files, kind = [BUILTINS[BUILTIN]()], (BUILTIN,), "builtin"
-        skipped, min_fraction = 0, 0.0  # the documented test set, whole
         if volume is not None or series is not None:
             raise DataError(f"{text}: volume= and series= pick part of a 4-D NIfTI file or "
                             "a DICOM folder; the embedded sample is 2-D slices (leave them "
                             "out)")
+        stack, files, kind = [BUILTINS[BUILTIN]()], (BUILTIN,), "builtin"
+        skipped, min_fraction = 0, 0.0  # the documented test set, whole
     elif not p.exists():
         raise DataError(f"{p}: no such file or folder")
     else:
