@@ -304,23 +304,17 @@ def write_results(out: str | os.PathLike, result: dict, x: np.ndarray | None = N
 # command line
 
 
-def _axis(text: str) -> int | str:
-    if text == "all":
-        return text
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be 0, 1, 2, -1 or 'all', got {text!r}") from None
-
-
-def _volume(text: str) -> int | str:
-    if text == "all":
-        return text
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a volume index or 'all', got {text!r}") \
-            from None
+def _int_or_all(expected: str) -> Callable[[str], int | str]:
+    """An argparse type: an int, or the word 'all'; ``expected`` names the int in errors."""
+    def parse(text: str) -> int | str:
+        if text == "all":
+            return text
+        try:
+            return int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {expected} or 'all', got {text!r}") \
+                from None
+    return parse
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -343,10 +337,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "TIFF, BMP) file or folder; "
                    f"{BUILTIN} (default) is the embedded test slices, and so is 'brain' "
                    "when no file or folder has that name")
-    g.add_argument("--axis", type=_axis, default=-1,
+    g.add_argument("--axis", type=_int_or_all("0, 1, 2, -1"), default=-1,
                    help="slice volumes along this axis (default the last), or 'all' for the "
                    "three orientations")
-    g.add_argument("--volume", type=_volume, default=None,
+    g.add_argument("--volume", type=_int_or_all("a volume index"), default=None,
                    help="of a 4-D NIfTI file (diffusion, fMRI, multi-echo): the volume along "
                    "its fourth axis (default the first), or 'all'")
     g.add_argument("--series", default=None,
