@@ -14,6 +14,14 @@ other two, as on the docs page "Generalization"::
     python scripts/conditions.py mri-general old/mri-general.pt --cs --only "5x vd 20 dB"
     python scripts/conditions.py mri-general --cs --auto
 
+``--scan-like`` runs six harder conditions instead, closer to real scans: references with
+10 % Rician noise, and small matrices where the head fills the field of view (each slice
+cropped to the bounding box of its tissue, then to 96 or 64 pixels on the longer side by
+cropping k-space, as an acquisition at that resolution would be), noiseless, at 30 dB and
+with a 5 % reference floor::
+
+    python scripts/conditions.py mri-general --cs --scan-like
+
 Prints one line per source and condition (mean SNR, dB) and, for every model after the
 first, its mean difference to the first. With ``--auto`` (needs ``--cs``) the reference-free
 choice between the first model, CS-WV and CS-TV (:func:`npgd.experiments.kcv.auto`) runs
@@ -38,14 +46,25 @@ from npgd.experiments.evaluate import AUTO, evaluate, load_net  # noqa: E402
 from npgd.experiments.kcv import UNIT_OF_FAMILY, auto  # noqa: E402
 
 #: (label, acceleration, mask family, k-space SNR in dB or None, Rician noise of the
-#: reference as a fraction of its 99.5th percentile)
-CONDITIONS = [("5x vd 20 dB", 5.0, "vd", 20.0, 0.0), ("5x vd 45 dB", 5.0, "vd", 45.0, 0.0),
-              ("3x vd", 3.0, "vd", None, 0.0), ("8x vd", 8.0, "vd", None, 0.0),
-              ("8x vd 30 dB", 8.0, "vd", 30.0, 0.0), ("5x radial", 5.0, "radial", None, 0.0),
-              ("5x lines", 5.0, "lines", None, 0.0),
-              ("5x vd, ref 2 %", 5.0, "vd", None, 0.02),
-              ("5x vd, ref 5 %", 5.0, "vd", None, 0.05),
-              ("5x vd 30 dB, ref 5 %", 5.0, "vd", 30.0, 0.05)]
+#: reference as a fraction of its 99.5th percentile, longer side of a tight low-resolution
+#: field of view (:func:`tight_field_of_view`) or None)
+CONDITIONS = [("5x vd 20 dB", 5.0, "vd", 20.0, 0.0, None),
+              ("5x vd 45 dB", 5.0, "vd", 45.0, 0.0, None),
+              ("3x vd", 3.0, "vd", None, 0.0, None), ("8x vd", 8.0, "vd", None, 0.0, None),
+              ("8x vd 30 dB", 8.0, "vd", 30.0, 0.0, None),
+              ("5x radial", 5.0, "radial", None, 0.0, None),
+              ("5x lines", 5.0, "lines", None, 0.0, None),
+              ("5x vd, ref 2 %", 5.0, "vd", None, 0.02, None),
+              ("5x vd, ref 5 %", 5.0, "vd", None, 0.05, None),
+              ("5x vd 30 dB, ref 5 %", 5.0, "vd", 30.0, 0.05, None)]
+
+#: ``--scan-like``: harder conditions, closer to what real scans are
+SCAN_LIKE = [("5x vd, ref 10 %", 5.0, "vd", None, 0.10, None),
+             ("5x vd 30 dB, ref 10 %", 5.0, "vd", 30.0, 0.10, None),
+             ("5x vd, tight 96", 5.0, "vd", None, 0.0, 96),
+             ("5x vd, tight 64", 5.0, "vd", None, 0.0, 64),
+             ("5x vd 30 dB, tight 64", 5.0, "vd", 30.0, 0.0, 64),
+             ("5x vd, tight 64, ref 5 %", 5.0, "vd", None, 0.05, 64)]
 
 
 def rician(x: np.ndarray, rel: float, seed: int = 7) -> np.ndarray:
@@ -57,6 +76,23 @@ def rician(x: np.ndarray, rel: float, seed: int = 7) -> np.ndarray:
     s = rel * float(np.percentile(np.abs(x), 99.5))
     n = rng.standard_normal(x.shape) + 1j * rng.standard_normal(x.shape)
     return np.abs(x + s * n).astype(np.float32)
+
+
+def tight_field_of_view(x: np.ndarray, side: int) -> np.ndarray:
+    """Magnitude images ``x`` ``(N, H, W)`` cropped to the bounding box of their tissue (where
+    any slice exceeds 5 % of the maximum), then to ``side`` pixels on the longer side (both
+    sides even) by keeping the centre of k-space: a low-resolution acquisition whose field
+    of view the object fills, like small clinical matrices and EPI."""
+    a = np.abs(x)
+    rows, cols = np.where(a.max(0) > 0.05 * a.max())
+    x = x[:, rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    h, w = x.shape[1:]
+    s = side / max(h, w)
+    hh, ww = (max(8, round(n * s) // 2 * 2) for n in (h, w))
+    k = np.fft.fftshift(np.fft.fft2(x, norm="ortho"), axes=(-2, -1))
+    i, j = (h - hh + 1) // 2, (w - ww + 1) // 2
+    k = np.fft.ifftshift(k[:, i:i + hh, j:j + ww], axes=(-2, -1))
+    return np.abs(np.fft.ifft2(k, norm="ortho")).astype(np.float32)
 
 
 #: the held-out MR sources of ``scripts/cross_dataset.py``
@@ -71,13 +107,16 @@ def main(argv: list[str] | None = None) -> int:
                    help="conditions to run (default: all of CONDITIONS)")
     p.add_argument("--auto", action="store_true",
                    help="also the reference-free choice of npgd.experiments.kcv.auto")
+    p.add_argument("--scan-like", action="store_true",
+                   help="the harder conditions of SCAN_LIKE instead of CONDITIONS")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     if args.auto and not args.cs:
         p.error("--auto: needs --cs (its margin is to the tuned CS methods)")
-    conds = [c for c in CONDITIONS if args.only is None or c[0] in args.only]
+    table = SCAN_LIKE if args.scan_like else CONDITIONS
+    conds = [c for c in table if args.only is None or c[0] in args.only]
     if not conds:
-        p.error(f"--only: expected labels among {[c[0] for c in CONDITIONS]}")
+        p.error(f"--only: expected labels among {[c[0] for c in table]}")
     extra = {}  # display name -> method, loaded and named as npgd eval does (load_net)
     nets = {}
     for m in args.models:
@@ -92,12 +131,13 @@ def main(argv: list[str] | None = None) -> int:
     sources = {name: load for name, _, load in cd.SOURCES}
     for src in HELD_OUT_MR:
         x = cd._pick(sources[src](), 3)
-        for label, accel, family, db, ref in conds:
+        for label, accel, family, db, ref, side in conds:
             methods = dict(extra)
             if args.auto:
                 methods[AUTO] = auto(nets[first], name=first, points=3, seed=1000,
                                      unit=UNIT_OF_FAMILY[family])
-            res, _, _ = evaluate(rician(x, ref), None, accel=accel, mask=family, noise_db=db,
+            xc = x if side is None else tight_field_of_view(x, side)
+            res, _, _ = evaluate(rician(xc, ref), None, accel=accel, mask=family, noise_db=db,
                                  seed=1000,
                                  tune=args.cs, calib_slices=1, points=3, classic=args.cs,
                                  extra=methods)
