@@ -22,11 +22,17 @@ with a 5 % reference floor::
 
     python scripts/conditions.py mri-general --cs --scan-like
 
+``--edge`` scores the edge slices of the same volumes instead (three with 10 to 30 % of
+their pixels above 5 % of the volume's level: ``npgd eval`` keeps them by default, the
+docs table leaves them out), 5x variable density, noiseless and at 30 dB::
+
+    python scripts/conditions.py mri-general --cs --edge
+
 Prints one line per source and condition (mean SNR, dB) and, for every model after the
-first, its mean difference to the first. With ``--auto`` (needs ``--cs``) the reference-free
-choice between the first model, CS-WV and CS-TV (:func:`npgd.experiments.kcv.auto`) runs
-too, and each line and the summary give its margin to the better tuned CS method and the
-first model's.
+first, its mean difference to the first; with ``--cs`` each line and the summary give the
+first model's margin to the better tuned CS method. With ``--auto`` (needs ``--cs``) the
+reference-free choice between the first model, CS-WV and CS-TV
+(:func:`npgd.experiments.kcv.auto`) runs too, and its margin is given beside.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ import cross_dataset as cd  # noqa: E402  (the sources and slice picking of the 
 from npgd.experiments.compare import neural  # noqa: E402
 from npgd.experiments.evaluate import AUTO, evaluate, load_net  # noqa: E402
 from npgd.experiments.kcv import UNIT_OF_FAMILY, auto  # noqa: E402
+from npgd.problems import readers  # noqa: E402
 
 #: (label, acceleration, mask family, k-space SNR in dB or None, Rician noise of the
 #: reference as a fraction of its 99.5th percentile, longer side of a tight low-resolution
@@ -78,6 +85,10 @@ def rician(x: np.ndarray, rel: float, seed: int = 7) -> np.ndarray:
     return np.abs(x + s * n).astype(np.float32)
 
 
+#: ``--edge``: the base setting on edge slices
+EDGE = [("5x vd", 5.0, "vd", None, 0.0, None), ("5x vd 30 dB", 5.0, "vd", 30.0, 0.0, None)]
+
+
 def tight_field_of_view(x: np.ndarray, side: int) -> np.ndarray:
     """Magnitude images ``x`` ``(N, H, W)`` cropped to the bounding box of their tissue (where
     any slice exceeds 5 % of the maximum), then to ``side`` pixels on the longer side (both
@@ -98,6 +109,20 @@ def tight_field_of_view(x: np.ndarray, side: int) -> np.ndarray:
 #: the held-out MR sources of ``scripts/cross_dataset.py``
 HELD_OUT_MR = ("inia19 macaque T1 (axial)", "MNI152 T1 (sagittal)", "ch2 with scalp (sagittal)")
 
+#: their volumes: (file, slicing axis)
+VOLUMES = {HELD_OUT_MR[0]: (lambda: cd.MRICRON / "inia19-t1-brain.nii.gz", 2),
+           HELD_OUT_MR[1]: (cd._mni152, 0),
+           HELD_OUT_MR[2]: (lambda: cd.MRICRON / "ch2.nii.gz", 0)}
+
+
+def edge_slices(src: str, lo: float = 0.1, hi: float = 0.3, n: int = 3) -> np.ndarray:
+    """``n`` slices of source ``src``'s volume, evenly spread over those whose fraction of
+    pixels above 5 % of the volume's level is in ``[lo, hi)`` (the edges of the head)."""
+    path, axis = VOLUMES[src]
+    x, _ = readers.read_images(path(), axis=axis, min_fraction=lo)
+    idx = np.flatnonzero((x > 0.05).mean(axis=(1, 2)) < hi)
+    return x[idx[np.linspace(0, len(idx) - 1, n).round().astype(int)]]
+
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -109,11 +134,15 @@ def main(argv: list[str] | None = None) -> int:
                    help="also the reference-free choice of npgd.experiments.kcv.auto")
     p.add_argument("--scan-like", action="store_true",
                    help="the harder conditions of SCAN_LIKE instead of CONDITIONS")
+    p.add_argument("--edge", action="store_true",
+                   help="the edge slices of the volumes under the conditions of EDGE")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     if args.auto and not args.cs:
         p.error("--auto: needs --cs (its margin is to the tuned CS methods)")
-    table = SCAN_LIKE if args.scan_like else CONDITIONS
+    if args.scan_like and args.edge:
+        p.error("--edge: not with --scan-like")
+    table = SCAN_LIKE if args.scan_like else EDGE if args.edge else CONDITIONS
     conds = [c for c in table if args.only is None or c[0] in args.only]
     if not conds:
         p.error(f"--only: expected labels among {[c[0] for c in table]}")
@@ -126,11 +155,13 @@ def main(argv: list[str] | None = None) -> int:
                                                 threads=args.threads))
         extra[name], nets[name] = neural(net), net
     first, *others = extra
-    margins: dict[str, list[float]] = {first: [], AUTO: []}
+    # margins to the better tuned CS method: the first model's with --cs, auto's with --auto
+    margins: dict[str, list[float]] = ({first: []} if args.cs else {}) | (
+        {AUTO: []} if args.auto else {})
     diffs: dict[str, list[float]] = {m: [] for m in others}
     sources = {name: load for name, _, load in cd.SOURCES}
     for src in HELD_OUT_MR:
-        x = cd._pick(sources[src](), 3)
+        x = edge_slices(src) if args.edge else cd._pick(sources[src](), 3)
         for label, accel, family, db, ref, side in conds:
             methods = dict(extra)
             if args.auto:
@@ -146,21 +177,21 @@ def main(argv: list[str] | None = None) -> int:
                 diffs[m].append(snr[m] - snr[first])
             line = f"{src:28s} {label:20s} " + "  ".join(
                 f"{k} {v:6.2f}" for k, v in snr.items() if k != "zero-filled")
+            for m in margins:
+                margins[m].append(res["minus_best_cs_db"][m])
+            if args.cs:
+                line += f"  | {first} - CS {margins[first][-1]:+.2f}"
             if args.auto:
-                for m in margins:
-                    margins[m].append(res["minus_best_cs_db"][m])
                 chose = methods[AUTO].choice["method"]
-                line += (f"  | {first} - CS {margins[first][-1]:+.2f}, auto "
-                         f"({chose.replace(first, 'model')}) - CS "
+                line += (f", auto ({chose.replace(first, 'model')}) - CS "
                          f"{margins[AUTO][-1]:+.2f}")
             print(line, flush=True)
     for m in others:
         print(f"{m} - {first}: mean {np.mean(diffs[m]):+.2f} dB, min {min(diffs[m]):+.2f}, "
               f"max {max(diffs[m]):+.2f}")
-    if args.auto:
-        for m, v in margins.items():
-            print(f"{m} - best tuned CS: mean {np.mean(v):+.2f} dB, min {min(v):+.2f}, "
-                  f"{sum(d >= 0 for d in v)} of {len(v)} >= 0")
+    for m, v in margins.items():
+        print(f"{m} - best tuned CS: mean {np.mean(v):+.2f} dB, min {min(v):+.2f}, "
+              f"{sum(d >= 0 for d in v)} of {len(v)} >= 0")
     return 0
 
 
