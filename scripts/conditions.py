@@ -50,7 +50,6 @@ import cross_dataset as cd  # noqa: E402  (the sources and slice picking of the 
 from npgd.experiments.compare import neural  # noqa: E402
 from npgd.experiments.evaluate import AUTO, evaluate, load_net  # noqa: E402
 from npgd.experiments.kcv import UNIT_OF_FAMILY, auto  # noqa: E402
-from npgd.problems import readers  # noqa: E402
 
 #: (label, acceleration, mask family, k-space SNR in dB or None, Rician noise of the
 #: reference as a fraction of its 99.5th percentile, longer side of a tight low-resolution
@@ -109,17 +108,11 @@ def tight_field_of_view(x: np.ndarray, side: int) -> np.ndarray:
 #: the held-out MR sources of ``scripts/cross_dataset.py``
 HELD_OUT_MR = ("inia19 macaque T1 (axial)", "MNI152 T1 (sagittal)", "ch2 with scalp (sagittal)")
 
-#: their volumes: (file, slicing axis)
-VOLUMES = {HELD_OUT_MR[0]: (lambda: cd.MRICRON / "inia19-t1-brain.nii.gz", 2),
-           HELD_OUT_MR[1]: (cd._mni152, 0),
-           HELD_OUT_MR[2]: (lambda: cd.MRICRON / "ch2.nii.gz", 0)}
-
 
 def edge_slices(src: str, lo: float = 0.1, hi: float = 0.3, n: int = 3) -> np.ndarray:
     """``n`` slices of source ``src``'s volume, evenly spread over those whose fraction of
     pixels above 5 % of the volume's level is in ``[lo, hi)`` (the edges of the head)."""
-    path, axis = VOLUMES[src]
-    x, _ = readers.read_images(path(), axis=axis, min_fraction=lo)
+    x = cd.volume_slices(src, lo)
     idx = np.flatnonzero((x > 0.05).mean(axis=(1, 2)) < hi)
     return x[idx[np.linspace(0, len(idx) - 1, n).round().astype(int)]]
 

@@ -43,10 +43,27 @@ def _mni152() -> Path:
     return Path(nilearn.datasets.MNI152_FILE_PATH)
 
 
-def _volume(path: Callable[[], Path] | Path, axis: int) -> Callable[[], np.ndarray]:
+#: the volume sources: name -> (file, or a function giving it; slicing axis)
+VOLUMES: dict[str, tuple[Callable[[], Path] | Path, int]] = {
+    "MNI152 T1 (axial)": (_mni152, 2),
+    "ch2 with scalp (axial)": (MRICRON / "ch2.nii.gz", 2),
+    "inia19 macaque T1 (axial)": (MRICRON / "inia19-t1-brain.nii.gz", 2),
+    "MNI152 T1 (sagittal)": (_mni152, 0),
+    "ch2 with scalp (sagittal)": (MRICRON / "ch2.nii.gz", 0),
+}
+
+
+def volume_slices(name: str, min_fraction: float) -> np.ndarray:
+    """Every slice of volume source ``name`` with at least ``min_fraction`` foreground."""
+    path, axis = VOLUMES[name]
+    x, _ = readers.read_images(path() if callable(path) else path, axis=axis,
+                               min_fraction=min_fraction)
+    return x
+
+
+def _volume(name: str) -> Callable[[], np.ndarray]:
     def load() -> np.ndarray:
-        p = path() if callable(path) else path
-        x, _ = readers.read_images(p, axis=axis, min_fraction=0.3)
+        x = volume_slices(name, 0.3)
         lo, hi = int(0.2 * len(x)), int(0.8 * len(x))  # away from the edges of the head
         return x[lo:hi]
     return load
@@ -79,11 +96,11 @@ def _quadrants(name: str) -> Callable[[], np.ndarray]:
 #: ``npgd.train.synth`` (see its module docstring); change the flags with the training set.
 SOURCES: list[tuple[str, bool, Callable[[], np.ndarray]]] = [
     ("ch2better, embedded test slices (axial)", True, _embedded),
-    ("MNI152 T1 (axial)", True, _volume(_mni152, 2)),
-    ("ch2 with scalp (axial)", True, _volume(MRICRON / "ch2.nii.gz", 2)),
-    ("inia19 macaque T1 (axial)", False, _volume(MRICRON / "inia19-t1-brain.nii.gz", 2)),
-    ("MNI152 T1 (sagittal)", False, _volume(_mni152, 0)),
-    ("ch2 with scalp (sagittal)", False, _volume(MRICRON / "ch2.nii.gz", 0)),
+    ("MNI152 T1 (axial)", True, _volume("MNI152 T1 (axial)")),
+    ("ch2 with scalp (axial)", True, _volume("ch2 with scalp (axial)")),
+    ("inia19 macaque T1 (axial)", False, _volume("inia19 macaque T1 (axial)")),
+    ("MNI152 T1 (sagittal)", False, _volume("MNI152 T1 (sagittal)")),
+    ("ch2 with scalp (sagittal)", False, _volume("ch2 with scalp (sagittal)")),
     ("Shepp-Logan 3-D phantom (phantominator)", False, _shepp_logan),
     ("camera (scikit-image)", False, _quadrants("camera")),
     ("brick (scikit-image)", False, _quadrants("brick")),
