@@ -343,3 +343,20 @@ def test_sweep_of_a_single_image_tunes_cs_on_it(tmp_path, checkpoint):
     assert any("CS tuned on them" in s for s in lines)
     with pytest.raises(UsageError, match="conds is empty"):
         sw.sweep(np.zeros((1, 8, 8), np.float32), None, [])
+
+
+def test_neural_reconstructs_each_image_alone_whatever_the_batch():
+    pytest.importorskip("torch")
+    from npgd.models import build_model
+
+    net = build_model({"features": 4, "iters": 2, "scales": 2, "shared": False,
+                       "norm": False}).eval()
+    rng = np.random.default_rng(3)
+    x = (rng.random((5, 16, 12)) * np.exp(1j * rng.random((5, 16, 12)))).astype(np.complex64)
+    A, y = mri.simulate(x, rng.random((5, 16, 12)) < 0.4)  # a mask per image
+    one = ex.neural(net, batch=1)(A, y)
+    np.testing.assert_array_equal(ex.neural(net)(A, y), one)  # the CPU default: one at a time
+    np.testing.assert_allclose(ex.neural(net, batch=3)(A, y), one, rtol=1e-5, atol=1e-6)
+    assert one.shape == (5, 16, 12)
+    with pytest.raises(ValueError, match="batch"):
+        ex.neural(net, batch=0)

@@ -122,11 +122,15 @@ def _batched(A: linops.MaskedFFT, y: Any, run: Callable, batch: int) -> Any:
                            for k in range(0, y.shape[0], batch)])
 
 
-def neural(net: Any, batch: int = 16, amp: bool = False) -> Callable:
+def neural(net: Any, batch: int | None = None, amp: bool = False) -> Callable:
     """A ``(A, y) -> x`` method for :func:`compare` that runs a trained :class:`NeuralPGD`
     (Torch, no autograd, in batches) on NumPy measurements: ``A`` a
     :class:`~npgd.linops.MaskedFFT` (its masks taken batch by batch) or an operator that acts
     alike on every image of the batch (:class:`~npgd.linops.Downsample`, say).
+
+    ``batch`` images go through the network at once: by default 16 on a GPU and 1 on the
+    CPU, where larger batches are slower per image (their activations no longer fit in the
+    caches; :doc:`/benchmarks`). Every image is reconstructed on its own either way.
 
     ``amp=True`` runs the network's convolutions under bf16 autocast (the data steps stay
     float32): about 2-3x faster on GPUs and on CPUs with native bf16; on the shipped model it
@@ -142,16 +146,20 @@ def neural(net: Any, batch: int = 16, amp: bool = False) -> Callable:
     """
     import torch
 
+    if batch is not None:
+        check_int("neural", "batch", batch)
+
     def run(A: linops.LinearOperator, y: np.ndarray) -> np.ndarray:
         p = next(net.parameters())
+        n = batch or (16 if p.device.type == "cuda" else 1)
         masks = np.broadcast_to(A.mask.numpy(), y.shape) if isinstance(A, linops.MaskedFFT) \
             else None
         out = []
         with torch.no_grad(), torch.autocast(p.device.type, torch.bfloat16, enabled=amp):
-            for i in range(0, y.shape[0], batch):
+            for i in range(0, y.shape[0], n):
                 Ak = A if masks is None else linops.MaskedFFT(
-                    torch.from_numpy(masks[i : i + batch].copy()).to(p.device))
-                yk = torch.from_numpy(np.ascontiguousarray(y[i : i + batch])).to(p.device)
+                    torch.from_numpy(masks[i : i + n].copy()).to(p.device))
+                yk = torch.from_numpy(np.ascontiguousarray(y[i : i + n])).to(p.device)
                 out.append(net(Ak, yk).cpu().numpy())
         return np.concatenate(out)
 
