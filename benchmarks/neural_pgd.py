@@ -29,6 +29,7 @@ import torch
 from _timing import median_seconds
 
 from npgd import linops, models, train
+from npgd._util import keep_freed_memory
 from npgd.problems import mri
 
 
@@ -81,7 +82,12 @@ def main() -> None:
     p.add_argument("--train-batch", type=int, default=4)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--cpu-threads", type=int, default=None)
+    p.add_argument("--keep-freed-memory", action="store_true",
+                   help="glibc malloc keeps freed memory (npgd._util.keep_freed_memory, as the "
+                        "npgd command does); default: the process's own malloc settings")
     args = p.parse_args()
+    if args.keep_freed_memory and not keep_freed_memory():
+        raise SystemExit("neural_pgd.py: --keep-freed-memory: not a glibc system")
     if args.cpu_threads:
         torch.set_num_threads(args.cpu_threads)
     if args.models:

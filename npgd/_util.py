@@ -19,7 +19,7 @@ from typing import IO, Any
 import numpy as np
 
 __all__ = ["DataError", "UsageError", "atomic_write", "check_int", "check_positive_float",
-           "crop_or_pad", "strict_json"]
+           "crop_or_pad", "keep_freed_memory", "strict_json"]
 
 
 class UsageError(ValueError):
@@ -180,3 +180,34 @@ def strict_json(obj: Any, indent: int | None = 1) -> str:
         return v
 
     return json.dumps(clean(obj), indent=indent, allow_nan=False)
+
+
+def keep_freed_memory() -> bool:
+    """Ask glibc's ``malloc`` to keep freed memory for reuse instead of handing it back to
+    the system: buffers up to 32 MiB come from the heap (``M_MMAP_THRESHOLD``) and the heap
+    is trimmed only above 1 GiB free (``M_TRIM_THRESHOLD``). Returns whether it applied (not
+    on other C libraries or systems, where it does nothing).
+
+    Why by hand: the network's activations are multi-megabyte tensors allocated and freed at
+    every layer; by default glibc returns such blocks to the system, and each fresh one costs
+    page faults. On 2 CPU cores the shipped MRI model took 0.30-0.34 s per 192x160 slice
+    by default and 0.24-0.25 s with this (docs/benchmarks). The same settings from a shell:
+    ``MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=1073741824``. It changes the
+    whole process, so the command line calls it, not the library.
+
+    Examples
+    --------
+    >>> keep_freed_memory() in (True, False)
+    True
+    """
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):  # musl and other C libraries: no mallopt
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
+    return bool(mallopt(m_mmap_threshold, 32 << 20)) and bool(mallopt(m_trim_threshold, 1 << 30))
