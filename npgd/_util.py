@@ -190,8 +190,8 @@ def keep_freed_memory() -> bool:
 
     Why by hand: the network's activations are multi-megabyte tensors allocated and freed at
     every layer; by default glibc returns such blocks to the system, and each fresh one costs
-    page faults. On 2 CPU cores the shipped MRI model took 0.30-0.34 s per 192x160 slice
-    by default and 0.24-0.25 s with this (docs/benchmarks). The same settings from a shell:
+    page faults, about a third of the shipped MRI model's time on 2 CPU cores (the figures
+    are on the benchmarks page of the docs). The same settings from a shell:
     ``MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=1073741824``. It changes the
     whole process, so the command line calls it, not the library.
 

@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         torchrun --nproc-per-node 4 -m npgd.cli train --out run --resume
     """
     argv = sys.argv[1:] if argv is None else list(argv)
-    keep_freed_memory()  # fewer page faults per layer: about a quarter off the network's time
+    keep_freed_memory()  # no page faults for each layer's fresh activations (docs/benchmarks)
     debug = "--debug" in argv
     try:
         args = _parser().parse_args(argv)
