@@ -23,7 +23,7 @@ with a 5 % reference floor::
     python scripts/conditions.py mri-general --cs --scan-like
 
 ``--edge`` scores the edge slices of the same volumes instead (three with 10 to 30 % of
-their pixels above 5 % of the volume's level: ``npgd eval`` keeps them by default, the
+their pixels above 5 % of the volume's largest value: ``npgd eval`` keeps them by default, the
 docs table leaves them out), 5x variable density, noiseless and at 30 dB::
 
     python scripts/conditions.py mri-general --cs --edge
@@ -50,6 +50,7 @@ import cross_dataset as cd  # noqa: E402  (the sources and slice picking of the 
 from npgd.experiments.compare import neural  # noqa: E402
 from npgd.experiments.evaluate import AUTO, evaluate, load_net  # noqa: E402
 from npgd.experiments.kcv import UNIT_OF_FAMILY, auto  # noqa: E402
+from npgd.problems import readers  # noqa: E402
 
 #: (label, acceleration, mask family, k-space SNR in dB or None, Rician noise of the
 #: reference as a fraction of its 99.5th percentile, longer side of a tight low-resolution
@@ -111,9 +112,10 @@ HELD_OUT_MR = ("inia19 macaque T1 (axial)", "MNI152 T1 (sagittal)", "ch2 with sc
 
 def edge_slices(src: str, lo: float = 0.1, hi: float = 0.3, n: int = 3) -> np.ndarray:
     """``n`` slices of source ``src``'s volume, evenly spread over those whose fraction of
-    pixels above 5 % of the volume's level is in ``[lo, hi)`` (the edges of the head)."""
+    pixels above 5 % of the volume's largest value is in ``[lo, hi)`` (the edges of the
+    head; the measure of ``npgd eval --min-fraction``, :func:`npgd.problems.readers.foreground`)."""
     x = cd.volume_slices(src, lo)
-    idx = np.flatnonzero((x > 0.05).mean(axis=(1, 2)) < hi)
+    idx = np.flatnonzero(~readers.foreground(x, hi))
     return x[idx[np.linspace(0, len(idx) - 1, n).round().astype(int)]]
 
 
