@@ -3,7 +3,8 @@
 For a NeuralPGD of ``--iters`` copies x ``--blocks`` residual blocks of ``--features`` maps
 (default: the shipped mri-brain-5x size, with shared weights: its independent copies run
 the same convolutions in the same time; ``--features 128`` is the size used by Mardani et
-al., NeurIPS 2018) on 192x160 complex images with 5x variable-density masks, this prints
+al., NeurIPS 2018) on 192x160 complex images (``--shape H W``: another size) with 5x
+variable-density masks, this prints
 median wall-clock times of: inference (eval mode, no autograd) per slice and slices per
 second at each batch size; a training step of (P2) with Adam at ``--train-batch``. It also
 runs bf16 autocast on CUDA and on CPUs with native bf16 (AVX512-BF16/AMX), and
@@ -33,16 +34,17 @@ from npgd._util import keep_freed_memory
 from npgd.problems import mri
 
 
-def problem(batch: int, device: str):
+def problem(batch: int, device: str, shape: tuple[int, int] = (192, 160)):
     rng = np.random.default_rng(0)
-    masks = np.stack([mri.vd_mask((192, 160), 5, seed=i) for i in range(batch)])
-    x = (rng.standard_normal((batch, 192, 160)) + 1j * rng.standard_normal((batch, 192, 160)))
+    masks = np.stack([mri.vd_mask(shape, 5, seed=i) for i in range(batch)])
+    x = (rng.standard_normal((batch, *shape)) + 1j * rng.standard_normal((batch, *shape)))
     x = torch.from_numpy(x.astype(np.complex64)).to(device)
     A = linops.MaskedFFT(torch.from_numpy(masks).to(device))
     return A, A(x), x
 
 
-def compare(names: list[str], repeats: int, rounds: int = 5) -> None:
+def compare(names: list[str], repeats: int, rounds: int = 5,
+            shape: tuple[int, int] = (192, 160)) -> None:
     """fp32 inference on the CPU, batch 1, of trained networks in turn: ``rounds`` rounds that
     time every network (median of ``repeats`` runs each), so that the machine's drift hits
     them alike; prints each network's median over the rounds and its ratio to the first."""
@@ -51,7 +53,7 @@ def compare(names: list[str], repeats: int, rounds: int = 5) -> None:
                 for n in names}
     except (FileNotFoundError, ValueError, KeyError) as e:
         raise SystemExit(f"neural_pgd.py: --models: {e}") from None
-    A, y, _ = problem(1, "cpu")
+    A, y, _ = problem(1, "cpu", shape)
     times: dict[str, list[float]] = {n: [] for n in nets}
     for _ in range(rounds):
         for n, net in nets.items():
@@ -60,7 +62,8 @@ def compare(names: list[str], repeats: int, rounds: int = 5) -> None:
                     net(A, y)
 
             times[n].append(median_seconds(run, repeats, lambda: None))
-    print(f"fp32 inference, 192x160 complex64, batch 1, CPU threads {torch.get_num_threads()}, "
+    print(f"fp32 inference, {shape[0]}x{shape[1]} complex64, batch 1, CPU threads "
+          f"{torch.get_num_threads()}, "
           f"median of {rounds} rounds x {repeats} runs")
     first = float(np.median(times[names[0]]))
     for n, ts in times.items():
@@ -82,6 +85,8 @@ def main() -> None:
     p.add_argument("--train-batch", type=int, default=4)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--cpu-threads", type=int, default=None)
+    p.add_argument("--shape", type=int, nargs=2, default=[192, 160], metavar=("H", "W"),
+                   help="image size (default 192 160)")
     p.add_argument("--keep-freed-memory", action="store_true",
                    help="glibc malloc keeps freed memory (npgd._util.keep_freed_memory, as the "
                         "npgd command does); default: the process's own malloc settings")
@@ -91,12 +96,13 @@ def main() -> None:
     if args.cpu_threads:
         torch.set_num_threads(args.cpu_threads)
     if args.models:
-        return compare(args.models, args.repeats)
+        return compare(args.models, args.repeats, shape=tuple(args.shape))
     cfg = train.TrainConfig(features=args.features, blocks=args.blocks, iters=args.iters,
                             scales=args.scales)
     print(f"NeuralPGD {args.iters} copies x {args.blocks} RB x {args.features} features x "
           f"{args.scales} scale(s), "
-          f"192x160 complex64, torch {torch.__version__}, CPU threads {torch.get_num_threads()}")
+          f"{args.shape[0]}x{args.shape[1]} complex64, torch {torch.__version__}, "
+          f"CPU threads {torch.get_num_threads()}")
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     print(f"{'device':6s} {'variant':14s} {'batch':>5s} {'s/slice':>9s} {'slices/s':>9s} "
           f"{'vs fp32':>8s}")
@@ -111,7 +117,7 @@ def main() -> None:
         if dev == "cuda":
             variants["bf16 compiled"] = (torch.compile(net), True)
         for batch in args.batches:
-            A, y, _ = problem(batch, dev)
+            A, y, _ = problem(batch, dev, tuple(args.shape))
             base = None
             for name, (model, amp) in variants.items():
                 def run(model=model, amp=amp):
@@ -125,7 +131,7 @@ def main() -> None:
         # training step of (P2) + Adam
         net.train()
         opt = torch.optim.Adam(net.parameters(), 1e-4)
-        A, y, x = problem(args.train_batch, dev)
+        A, y, x = problem(args.train_batch, dev, tuple(args.shape))
         for name, amp in [("fp32", False)] + ([("bf16", True)] if bf16 else []):
             def step(amp=amp):
                 with torch.autocast(dev, torch.bfloat16, enabled=amp):

@@ -184,15 +184,18 @@ def strict_json(obj: Any, indent: int | None = 1) -> str:
 
 def keep_freed_memory() -> bool:
     """Ask glibc's ``malloc`` to keep freed memory for reuse instead of handing it back to
-    the system: buffers up to 32 MiB come from the heap (``M_MMAP_THRESHOLD``) and the heap
+    the system: buffers up to 256 MiB come from the heap (``M_MMAP_THRESHOLD``) and the heap
     is trimmed only above 1 GiB free (``M_TRIM_THRESHOLD``). Returns whether it applied (not
     on other C libraries or systems, where it does nothing).
 
     Why by hand: the network's activations are multi-megabyte tensors allocated and freed at
     every layer; by default glibc returns such blocks to the system, and each fresh one costs
     page faults, about a third of the shipped MRI model's time on 2 CPU cores (the figures
-    are on the benchmarks page of the docs). The same settings from a shell:
-    ``MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=1073741824``. It changes the
+    are on the benchmarks page of the docs). The threshold covers one 48-feature float32
+    activation of a 1024x1024 image (201 MB): blocks above it would be mapped afresh at
+    every layer again, as they were at 512x512 and up under an earlier 32 MiB threshold.
+    The same settings from a shell:
+    ``MALLOC_MMAP_THRESHOLD_=268435456 MALLOC_TRIM_THRESHOLD_=1073741824``. It changes the
     whole process, so the command line calls it, not the library.
 
     Examples
@@ -210,4 +213,4 @@ def keep_freed_memory() -> bool:
     except (OSError, AttributeError):  # musl and other C libraries: no mallopt
         return False
     m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
-    return bool(mallopt(m_mmap_threshold, 32 << 20)) and bool(mallopt(m_trim_threshold, 1 << 30))
+    return bool(mallopt(m_mmap_threshold, 256 << 20)) and bool(mallopt(m_trim_threshold, 1 << 30))
