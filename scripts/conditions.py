@@ -28,6 +28,13 @@ docs table leaves them out), 5x variable density, noiseless and at 30 dB::
 
     python scripts/conditions.py mri-general --cs --edge
 
+``--interpolated`` runs references as scanners often store them: acquired at a lower
+resolution and interpolated by zero-filling k-space back to the matrix (2x and 1.5x per
+axis; noiseless, at 30 dB, and with noise of 5 % added at the acquired resolution, so that
+it is interpolated too), or filtered by a k-space window (a Hamming-type raw-data filter)::
+
+    python scripts/conditions.py mri-general --cs --interpolated
+
 Prints one line per source and condition (mean SNR, dB) and, for every model after the
 first, its mean difference to the first; with ``--cs`` each line and the summary give the
 first model's margin to the better tuned CS method. With ``--auto`` (needs ``--cs``) the
@@ -39,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -51,27 +59,6 @@ from npgd.experiments.compare import neural  # noqa: E402
 from npgd.experiments.evaluate import AUTO, evaluate, load_net  # noqa: E402
 from npgd.experiments.kcv import UNIT_OF_FAMILY, auto  # noqa: E402
 from npgd.problems import readers  # noqa: E402
-
-#: (label, acceleration, mask family, k-space SNR in dB or None, Rician noise of the
-#: reference as a fraction of its 99.5th percentile, longer side of a tight low-resolution
-#: field of view (:func:`tight_field_of_view`) or None)
-CONDITIONS = [("5x vd 20 dB", 5.0, "vd", 20.0, 0.0, None),
-              ("5x vd 45 dB", 5.0, "vd", 45.0, 0.0, None),
-              ("3x vd", 3.0, "vd", None, 0.0, None), ("8x vd", 8.0, "vd", None, 0.0, None),
-              ("8x vd 30 dB", 8.0, "vd", 30.0, 0.0, None),
-              ("5x radial", 5.0, "radial", None, 0.0, None),
-              ("5x lines", 5.0, "lines", None, 0.0, None),
-              ("5x vd, ref 2 %", 5.0, "vd", None, 0.02, None),
-              ("5x vd, ref 5 %", 5.0, "vd", None, 0.05, None),
-              ("5x vd 30 dB, ref 5 %", 5.0, "vd", 30.0, 0.05, None)]
-
-#: ``--scan-like``: harder conditions, closer to what real scans are
-SCAN_LIKE = [("5x vd, ref 10 %", 5.0, "vd", None, 0.10, None),
-             ("5x vd 30 dB, ref 10 %", 5.0, "vd", 30.0, 0.10, None),
-             ("5x vd, tight 96", 5.0, "vd", None, 0.0, 96),
-             ("5x vd, tight 64", 5.0, "vd", None, 0.0, 64),
-             ("5x vd 30 dB, tight 64", 5.0, "vd", 30.0, 0.0, 64),
-             ("5x vd, tight 64, ref 5 %", 5.0, "vd", None, 0.05, 64)]
 
 
 def rician(x: np.ndarray, rel: float, seed: int = 7) -> np.ndarray:
@@ -89,6 +76,12 @@ def rician(x: np.ndarray, rel: float, seed: int = 7) -> np.ndarray:
 EDGE = [("5x vd", 5.0, "vd", None, 0.0, None), ("5x vd 30 dB", 5.0, "vd", 30.0, 0.0, None)]
 
 
+def _centre(h: int, w: int, hh: int, ww: int) -> tuple[slice, slice]:
+    """The centred ``hh`` x ``ww`` block of an fftshifted ``h`` x ``w`` k-space."""
+    i, j = (h - hh + 1) // 2, (w - ww + 1) // 2
+    return slice(i, i + hh), slice(j, j + ww)
+
+
 def tight_field_of_view(x: np.ndarray, side: int) -> np.ndarray:
     """Magnitude images ``x`` ``(N, H, W)`` cropped to the bounding box of their tissue (where
     any slice exceeds 5 % of the maximum), then to ``side`` pixels on the longer side (both
@@ -101,9 +94,77 @@ def tight_field_of_view(x: np.ndarray, side: int) -> np.ndarray:
     s = side / max(h, w)
     hh, ww = (max(8, round(n * s) // 2 * 2) for n in (h, w))
     k = np.fft.fftshift(np.fft.fft2(x, norm="ortho"), axes=(-2, -1))
-    i, j = (h - hh + 1) // 2, (w - ww + 1) // 2
-    k = np.fft.ifftshift(k[:, i:i + hh, j:j + ww], axes=(-2, -1))
+    k = np.fft.ifftshift(k[(slice(None), *_centre(h, w, hh, ww))], axes=(-2, -1))
     return np.abs(np.fft.ifft2(k, norm="ortho")).astype(np.float32)
+
+
+def interpolated(x: np.ndarray, factor: float, noise: float = 0.0, seed: int = 7) -> np.ndarray:
+    """Magnitude images ``x`` ``(N, H, W)`` as a scan acquired at ``1/factor`` of the matrix in
+    each direction and interpolated back to it by zero-filling k-space (the "interpolation"
+    or "ZIP" option of scanners): the centre of k-space is kept (even sides), complex
+    Gaussian noise of ``noise`` times the 99.5th percentile of the acquired image is added at
+    the acquired resolution, the rest of k-space is set to zero, and the magnitude is taken.
+    Same shape; scaled by ``factor`` squared, which no SNR sees."""
+    h, w = x.shape[1:]
+    hh, ww = (max(8, round(n / factor) // 2 * 2) for n in (h, w))
+    rows, cols = _centre(h, w, hh, ww)
+    k = np.fft.fftshift(np.fft.fft2(x, norm="ortho"), axes=(-2, -1))[:, rows, cols]
+    if noise:
+        small = np.fft.ifft2(np.fft.ifftshift(k, axes=(-2, -1)), norm="ortho")
+        s = noise * float(np.percentile(np.abs(small), 99.5))
+        rng = np.random.default_rng(seed)
+        small = small + s * (rng.standard_normal(small.shape)
+                             + 1j * rng.standard_normal(small.shape))
+        k = np.fft.fftshift(np.fft.fft2(small, norm="ortho"), axes=(-2, -1))
+    full = np.zeros(x.shape, np.complex128)
+    full[:, rows, cols] = k
+    return np.abs(np.fft.ifft2(np.fft.ifftshift(full, axes=(-2, -1)), norm="ortho")).astype(
+        np.float32)
+
+
+def filtered(x: np.ndarray, strength: float = 0.5) -> np.ndarray:
+    """Magnitude images ``x`` ``(N, H, W)`` whose k-space is weighted by the separable window
+    ``(1 - strength) + strength * hamming`` (scanners' raw-data filters, which trade
+    resolution for less ringing and noise), then the magnitude."""
+    h, w = x.shape[1:]
+    win = np.outer((1 - strength) + strength * np.hamming(h),
+                   (1 - strength) + strength * np.hamming(w))
+    k = np.fft.fftshift(np.fft.fft2(x, norm="ortho"), axes=(-2, -1)) * win
+    return np.abs(np.fft.ifft2(np.fft.ifftshift(k, axes=(-2, -1)), norm="ortho")).astype(
+        np.float32)
+
+
+#: (label, acceleration, mask family, k-space SNR in dB or None, Rician noise of the
+#: reference as a fraction of its 99.5th percentile, and None or what makes the reference
+#: from the held-out slices: :func:`tight_field_of_view`, :func:`interpolated` or
+#: :func:`filtered` with its arguments)
+CONDITIONS = [("5x vd 20 dB", 5.0, "vd", 20.0, 0.0, None),
+              ("5x vd 45 dB", 5.0, "vd", 45.0, 0.0, None),
+              ("3x vd", 3.0, "vd", None, 0.0, None), ("8x vd", 8.0, "vd", None, 0.0, None),
+              ("8x vd 30 dB", 8.0, "vd", 30.0, 0.0, None),
+              ("5x radial", 5.0, "radial", None, 0.0, None),
+              ("5x lines", 5.0, "lines", None, 0.0, None),
+              ("5x vd, ref 2 %", 5.0, "vd", None, 0.02, None),
+              ("5x vd, ref 5 %", 5.0, "vd", None, 0.05, None),
+              ("5x vd 30 dB, ref 5 %", 5.0, "vd", 30.0, 0.05, None)]
+
+#: ``--scan-like``: harder conditions, closer to what real scans are
+SCAN_LIKE = [("5x vd, ref 10 %", 5.0, "vd", None, 0.10, None),
+             ("5x vd 30 dB, ref 10 %", 5.0, "vd", 30.0, 0.10, None),
+             ("5x vd, tight 96", 5.0, "vd", None, 0.0, partial(tight_field_of_view, side=96)),
+             ("5x vd, tight 64", 5.0, "vd", None, 0.0, partial(tight_field_of_view, side=64)),
+             ("5x vd 30 dB, tight 64", 5.0, "vd", 30.0, 0.0,
+              partial(tight_field_of_view, side=64)),
+             ("5x vd, tight 64, ref 5 %", 5.0, "vd", None, 0.05,
+              partial(tight_field_of_view, side=64))]
+
+#: ``--interpolated``: references interpolated by zero-filling k-space, or filtered
+INTERPOLATED = [("5x vd, zip 2x", 5.0, "vd", None, 0.0, partial(interpolated, factor=2)),
+                ("5x vd, zip 1.5x", 5.0, "vd", None, 0.0, partial(interpolated, factor=1.5)),
+                ("5x vd 30 dB, zip 2x", 5.0, "vd", 30.0, 0.0, partial(interpolated, factor=2)),
+                ("5x vd, zip 2x, noise 5 %", 5.0, "vd", None, 0.0,
+                 partial(interpolated, factor=2, noise=0.05)),
+                ("5x vd, Hamming-filtered", 5.0, "vd", None, 0.0, partial(filtered, strength=0.5))]
 
 
 #: the held-out MR sources of ``scripts/cross_dataset.py``
@@ -131,13 +192,16 @@ def main(argv: list[str] | None = None) -> int:
                    help="the harder conditions of SCAN_LIKE instead of CONDITIONS")
     p.add_argument("--edge", action="store_true",
                    help="the edge slices of the volumes under the conditions of EDGE")
+    p.add_argument("--interpolated", action="store_true",
+                   help="the interpolated and filtered references of INTERPOLATED")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     if args.auto and not args.cs:
         p.error("--auto: needs --cs (its margin is to the tuned CS methods)")
-    if args.scan_like and args.edge:
-        p.error("--edge: not with --scan-like")
-    table = SCAN_LIKE if args.scan_like else EDGE if args.edge else CONDITIONS
+    if args.scan_like + args.edge + args.interpolated > 1:
+        p.error("--scan-like, --edge, --interpolated: one at a time")
+    table = SCAN_LIKE if args.scan_like else EDGE if args.edge else \
+        INTERPOLATED if args.interpolated else CONDITIONS
     conds = [c for c in table if args.only is None or c[0] in args.only]
     if not conds:
         p.error(f"--only: expected labels among {[c[0] for c in table]}")
@@ -157,12 +221,12 @@ def main(argv: list[str] | None = None) -> int:
     sources = {name: load for name, _, load in cd.SOURCES}
     for src in HELD_OUT_MR:
         x = edge_slices(src) if args.edge else cd._pick(sources[src](), 3)
-        for label, accel, family, db, ref, side in conds:
+        for label, accel, family, db, ref, make in conds:
             methods = dict(extra)
             if args.auto:
                 methods[AUTO] = auto(nets[first], name=first, points=3, seed=1000,
                                      unit=UNIT_OF_FAMILY[family])
-            xc = x if side is None else tight_field_of_view(x, side)
+            xc = x if make is None else make(x)
             res, _, _ = evaluate(rician(xc, ref), None, accel=accel, mask=family, noise_db=db,
                                  seed=1000,
                                  tune=args.cs, calib_slices=1, points=3, classic=args.cs,

@@ -43,11 +43,36 @@ def test_tight_field_of_view_crops_to_the_object_then_to_the_side_in_k_space(scr
     assert conditions.tight_field_of_view(x2, 16).shape == (1, 16, 8)
 
 
-def test_edge_is_not_with_scan_like(scripts, capsys):
+def test_one_table_of_conditions_at_a_time(scripts, capsys):
     conditions = scripts[0]
-    with pytest.raises(SystemExit):
-        conditions.main(["mri-general", "--scan-like", "--edge"])
-    assert "--edge: not with --scan-like" in capsys.readouterr().err
+    for flags in (["--scan-like", "--edge"], ["--edge", "--interpolated"]):
+        with pytest.raises(SystemExit):
+            conditions.main(["mri-general", *flags])
+        assert "one at a time" in capsys.readouterr().err
+
+
+def test_interpolated_keeps_only_the_centre_of_k_space_and_filtered_is_a_window(scripts):
+    conditions = scripts[0]
+    rng = np.random.default_rng(0)
+    x = rng.random((2, 24, 20)).astype(np.float32)
+    y = conditions.interpolated(x, 2)
+    assert y.shape == x.shape and y.dtype == np.float32
+    # the magnitude of the image whose k-space is x's 12 x 10 centre, zero elsewhere
+    k = np.fft.fftshift(np.fft.fft2(x, norm="ortho"), axes=(-2, -1))
+    keep = np.zeros((24, 20), bool)
+    keep[6:18, 5:15] = True
+    z = np.fft.ifft2(np.fft.ifftshift(np.where(keep, k, 0), axes=(-2, -1)), norm="ortho")
+    assert np.allclose(y, np.abs(z), atol=1e-5)
+    # noise at the acquired resolution is interpolated with the image: a noise-only input
+    # stays band-limited before the magnitude, so it is smoother than white noise
+    n = conditions.interpolated(np.zeros((1, 64, 64), np.float32) + 1.0, 2, noise=0.1)
+    d = np.diff(n[0], axis=1)
+    white = conditions.rician(np.ones((1, 64, 64), np.float32), 0.1)
+    assert d.std() < 0.8 * np.diff(white[0], axis=1).std()
+    # the window: strength 0 changes nothing, strength 1 damps the highest frequencies
+    assert np.allclose(conditions.filtered(x, 0.0), x, atol=1e-5)
+    f = conditions.filtered(x, 1.0)
+    assert np.abs(np.diff(f, axis=-1)).mean() < np.abs(np.diff(x, axis=-1)).mean()
 
 
 def test_mask_draws_reads_a_tuned_weight_pair_for_every_row_of_the_page(scripts):
