@@ -67,6 +67,7 @@ def test_options_take_the_types_of_the_fields():
     (["train", "--shape", "0", "0"], r"shape must be two ints in \[8, 8192\], got .0, 0."),
     (["train", "--features", "x"], "argument --features: invalid int value: 'x'"),
     (["train", "--resume", "--overwrite"], "not allowed with argument"),
+    (["train", "--workers", "-1"], "workers must be an int >= 0, got -1"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
     (["demo", "--slices", "0"], "--slices must be an int >= 1, got 0"),
     (["demo", "--noise", "nan"], "--noise must be a finite real number >= 0, got nan"),

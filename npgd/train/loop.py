@@ -28,6 +28,7 @@ import signal
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ import numpy as np
 import torch
 
 from npgd import linops
-from npgd._util import DataError, UsageError, atomic_write, strict_json
+from npgd._util import DataError, UsageError, atomic_write, check_int, strict_json
 from npgd.models.checkpoint import FORMAT, load_checkpoint, save_checkpoint
 from npgd.models.zoo import (
     MODELS,
@@ -51,6 +52,7 @@ from npgd.train import losses, rundir
 from npgd.train.adversarial import Discriminator
 from npgd.train.config import TrainConfig
 from npgd.train.data import NaturalImages, TrainingData, sample_mask
+from npgd.train.prefetch import Prefetcher
 from npgd.train.synth import MIX_CRISP, SR_LEAVES, SynthData
 from npgd.train.tasks import Task, measure_fixed, task_of
 
@@ -91,6 +93,7 @@ class _Run:
     history: list = dataclasses.field(default_factory=list)
     best: float = -math.inf
     added: frozenset = frozenset()  # parameter names trained at ``new_lr_scale`` times the rate
+    prefetch: Prefetcher | None = None  # batches drawn ahead by worker processes
 
 
 def train(
@@ -102,6 +105,7 @@ def train(
     device: str | None = None,
     progress: bool = True,
     log: Callable[[dict], Any] | None = None,
+    workers: int = 0,
 ) -> NeuralPGD:
     """Train a :class:`NeuralPGD` with (P2); write checkpoints to the folder ``out``.
 
@@ -133,6 +137,11 @@ def train(
     with every validation record; when it returns True the run stops there (a time budget),
     saving ``last.pt`` as at the end.
 
+    ``workers`` > 0 draws the batches of the coming steps in that many worker processes
+    while the network trains (:class:`npgd.train.prefetch.Prefetcher`); the batches, and so
+    the trained weights, are the same as with 0 (in this process), which is not stored in
+    the checkpoints and may change on resume.
+
     Returns the trained network (on ``device``, in eval mode).
 
     Examples
@@ -148,24 +157,32 @@ def train(
     >>> train(sr, tempfile.mkdtemp(), progress=False).prox.channels
     1
     """
-    return _train(config, Path(out), resume, overwrite, device, progress, log, None).net.eval()
+    try:
+        check_int("train", "workers", workers, 0)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    return _train(config, Path(out), resume, overwrite, device, progress, log, None,
+                  workers).net.eval()
 
 
 def _train(config: TrainConfig, out: Path, resume: bool, overwrite: bool, device: str | None,
-           progress: bool, log: Callable[[dict], Any] | None, custom: dict | None) -> _Run:
+           progress: bool, log: Callable[[dict], Any] | None, custom: dict | None,
+           workers: int = 0) -> _Run:
     """:func:`train`, with ``custom`` (``task``, ``data``, ``net``) in place of what the
     config describes (:func:`train_task`); the finished run."""
     rank = int(os.environ.get("RANK", "0"))
     lock = rundir.claim(out, resume=resume, overwrite=overwrite) if rank == 0 else None
     stop = {"signum": 0}
     handlers = _catch_signals(stop)
-    bar = None
+    bar = run = None
     try:
         last = out / "last.pt"
         resumed = load_checkpoint(last) if resume and last.is_file() else None
         init = _init_architecture(config) if config.init and resumed is None else None
         run, owner = _setup(config, out, device, custom, resumed, init)
         _resume_or_init(run, resumed, init)
+        if workers:
+            run.prefetch = Prefetcher(partial(_draw, run.data, run.config, _part(run)), workers)
         bar = _progress_bar(run) if progress and run.rank == 0 else None
         t0, loss_avg = time.perf_counter(), None
         while run.step < config.steps:
@@ -188,6 +205,8 @@ def _train(config: TrainConfig, out: Path, resume: bool, overwrite: bool, device
             run.dist.barrier()  # rank 0 has written its files before anyone leaves
             run.dist.destroy_process_group()
     finally:
+        if run is not None and run.prefetch is not None:
+            run.prefetch.close()
         _restore_signals(handlers)
         if bar is not None:
             bar.close()
@@ -474,19 +493,36 @@ def _sample(run: _Run) -> tuple[torch.Tensor, Any, torch.Tensor]:
     ``(A, y)`` by the run's task; the masks (and the per-sample noise levels of the
     randomized data) come from the data source where it draws them."""
     c, dev = run.config, run.dev
-    part = slice(run.rank * c.batch_size, (run.rank + 1) * c.batch_size)
-    size, seed = c.batch_size * run.world, [c.seed, run.step, run.rank]
+    seed = [c.seed, run.step, run.rank]
+    drawn = run.prefetch.get(run.step) if run.prefetch is not None else \
+        _draw(run.data, c, _part(run), run.step)
     if isinstance(run.data, SynthData):  # each sample has its own mask and noise level
-        x, m, sd = run.data.batch(c.seed, run.step, size, part)
+        x, m, sd = drawn
         x = torch.from_numpy(x).to(dev)
         return x, *run.task.measure(x, seed + [7], mask=torch.from_numpy(m).to(dev),
                                     noise_std=sd)
     if isinstance(run.data, TrainingData):
-        x, m = run.data.batch(c.seed, run.step, size, c.accel, c.mask, part)
+        x, m = drawn
         x = torch.from_numpy(x).to(dev)
         return x, *run.task.measure(x, seed, mask=torch.from_numpy(m).to(dev))
-    x = torch.from_numpy(run.data.batch(c.seed, run.step, size, part)).to(dev)
+    x = torch.from_numpy(drawn).to(dev)
     return x, *run.task.measure(x, seed)
+
+
+def _part(run: _Run) -> tuple[int, slice]:
+    """The global batch size of a step and this process's share of it."""
+    b = run.config.batch_size
+    return b * run.world, slice(run.rank * b, (run.rank + 1) * b)
+
+
+def _draw(data: Any, c: TrainConfig, part: tuple[int, slice], step: int) -> Any:
+    """The NumPy arrays of this process's samples of ``step`` from ``data`` (what
+    :func:`_sample` turns into tensors): a function of the step alone, so that worker
+    processes can draw it ahead (:class:`~npgd.train.prefetch.Prefetcher`)."""
+    size, share = part
+    if isinstance(data, TrainingData):
+        return data.batch(c.seed, step, size, c.accel, c.mask, share)
+    return data.batch(c.seed, step, size, share)
 
 
 def _validate_synth(run: _Run) -> dict:
