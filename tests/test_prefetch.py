@@ -33,6 +33,15 @@ def test_prefetcher_gives_the_draw_of_each_step_from_other_processes():
     p.close()  # idempotent
 
 
+def test_workers_leave_sigterm_to_the_training_process():
+    import signal
+
+    with Prefetcher(_square, workers=1, depth=1) as p:
+        _, pid = p.get(0)
+        os.kill(pid, signal.SIGTERM)  # what `pkill -f "npgd train --out run"` also sends them
+        assert p.get(1) == (1, pid)   # the same worker, still drawing
+
+
 def test_prefetcher_raises_a_draw_error_at_its_step():
     with Prefetcher(_fails_at_three, workers=1, depth=4) as p:
         assert [p.get(s) for s in range(3)] == [0, 1, 2]

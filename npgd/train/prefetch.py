@@ -16,8 +16,10 @@ are NumPy arrays that need no collation.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import signal
+import sys
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
@@ -31,11 +33,19 @@ _DRAW: Callable[[int], Any] | None = None  # the draw function of this worker pr
 
 def _start(draw: Callable[[int], Any]) -> None:
     """Worker initializer: keep ``draw``; leave SIGINT/SIGTERM to the training process, which
-    stops its workers itself (a Ctrl-C reaches the whole process group)."""
+    finishes its step and stops its workers itself (a Ctrl-C reaches the whole process
+    group, ``pkill -f`` the workers too); on Linux, die with the training process if it is
+    killed outright (``PR_SET_PDEATHSIG``), instead of waiting for work forever."""
     global _DRAW
     _DRAW = draw
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        try:
+            pr_set_pdeathsig = 1  # <sys/prctl.h>
+            ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL))
+        except (OSError, AttributeError):  # no prctl in this C library: nothing to set
+            pass
 
 
 def _run(step: int) -> Any:
