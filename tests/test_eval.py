@@ -240,6 +240,10 @@ def test_run_on_a_nifti_file(tmp_path, checkpoint):
     assert (tmp_path / "o" / "comparison.png").is_file()
     assert any("4 NIfTI images 36x40" in s for s in lines)
     assert any(s.startswith("chosen: CS-WV rel") for s in lines)
+    # an untrained network loses to tuned CS: the run says so and names the two remedies
+    assert res["npgd_minus_best_cs_db"] < 0
+    assert any("is behind tuned CS on these data: --auto" in s and "--adapt STEPS" in s
+               for s in lines)
 
 
 def test_run_reads_the_chosen_volume_of_a_4d_file(tmp_path, checkpoint):

@@ -665,5 +665,9 @@ def run(args: argparse.Namespace, log: Callable[[str], Any] = print,
         result["auto"] = extra[AUTO].choice
     paths = write_results(out, result, None if args.no_figure else xe, recons)
     log_margins(result, log)
+    if result.get("npgd_minus_best_cs_db", 0.0) < 0 and not extra:
+        log(f"{name} is behind {'tuned ' if args.tune else ''}CS on these data: --auto "
+            "chooses between it, CS and their mixtures from the measurements alone, --adapt "
+            "STEPS fine-tunes it on them (docs: general_model)")
     log("wrote " + ", ".join(str(p) for p in paths))
     return 0
