@@ -104,7 +104,7 @@ def interpolated(x: np.ndarray, factor: float, noise: float = 0.0, seed: int = 7
     or "ZIP" option of scanners): the centre of k-space is kept (even sides), complex
     Gaussian noise of ``noise`` times the 99.5th percentile of the acquired image is added at
     the acquired resolution, the rest of k-space is set to zero, and the magnitude is taken.
-    Same shape; scaled by ``factor`` squared, which no SNR sees."""
+    Same shape and intensity scale."""
     h, w = x.shape[1:]
     hh, ww = (max(8, round(n / factor) // 2 * 2) for n in (h, w))
     rows, cols = _centre(h, w, hh, ww)
