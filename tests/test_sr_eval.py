@@ -42,9 +42,25 @@ def test_scores_are_those_of_each_method_on_the_cropped_images():
 def test_tv_weight_is_the_best_of_the_grid_on_the_images():
     res, _, _ = sr_eval.evaluate_sr(_images(), factor=2, points=3, tv_iters=15)
     t = res["tv_tuning"]
-    assert len(t["lams"]) == 3 and t["lams"][0] == pytest.approx(sr_eval.TV_LAMS[0])
-    assert res["tv_lam"] == t["lams"][int(np.argmax(t["psnr"]))]
+    lams = np.array(t["lams"])
+    assert (np.diff(lams) > 0).all()  # ascending, the three starting values among them
+    for v in (*sr_eval.TV_LAMS, np.sqrt(np.prod(sr_eval.TV_LAMS))):
+        assert np.isclose(lams, v, rtol=1e-9).any()
+    best = int(np.argmax(t["psnr"]))
+    assert res["tv_lam"] == t["lams"][best]
+    assert 0 < best < len(lams) - 1 or len(lams) == 3 + sr_eval.TV_EXTEND
     assert res["methods"][1]["psnr"] == pytest.approx(max(t["psnr"]), abs=1e-3)
+
+
+def test_tv_grid_is_extended_past_an_end_where_the_best_lies(monkeypatch):
+    monkeypatch.setattr(sr_eval, "TV_LAMS", (1.0, 10.0))  # far too strong: smaller is better
+    res, _, _ = sr_eval.evaluate_sr(_images(), factor=2, points=2, tv_iters=15)
+    t = res["tv_tuning"]
+    assert min(t["lams"]) < 1.0 and res["tv_lam"] < 10.0  # searched below the given range
+    best = int(np.argmax(t["psnr"]))
+    assert res["tv_lam"] == t["lams"][best]
+    # it stopped because the best moved inside, or after TV_EXTEND extensions
+    assert 0 < best < len(t["lams"]) - 1 or len(t["lams"]) == 2 + sr_eval.TV_EXTEND
 
 
 def test_intensity_scale_does_not_change_the_scores():

@@ -24,8 +24,10 @@ from typing import Any
 import numpy as np
 
 from npgd._util import DataError, UsageError, check_int
+from npgd.experiments.tune import grid_search
 
-__all__ = ["SR_MODELS", "TV_LAMS", "check_args", "crop_to_factor", "evaluate_sr", "run"]
+__all__ = ["SR_MODELS", "TV_EXTEND", "TV_LAMS", "check_args", "crop_to_factor", "evaluate_sr",
+           "run"]
 
 #: The shipped model of each factor (``--model`` picks another, ``--checkpoint`` a file).
 SR_MODELS = {2: "sr-2x", 4: "sr-4x"}
@@ -34,6 +36,10 @@ SR_MODELS = {2: "sr-2x", 4: "sr-4x"}
 #: log-spaced over this range): on noiseless data the best weight of a photograph is near
 #: the lower end, that of a smooth image near the upper one.
 TV_LAMS = (1e-7, 1e-3)
+
+#: How many times the TV grid is extended by one value while its best weight lies at an end
+#: (:func:`npgd.experiments.tune.grid_search`, the search of the MRI ``--tune``).
+TV_EXTEND = 3
 
 
 def crop_to_factor(x: np.ndarray, factor: int) -> np.ndarray:
@@ -81,7 +87,9 @@ def evaluate_sr(
     before it is scored. TV solves :math:`\\min_x \\tfrac12\\|y - Sx\\|^2 +
     \\lambda\\,\\mathrm{TV}(x)` with ``tv_iters`` FISTA iterations from the bicubic image;
     :math:`\\lambda` is ``lam``, or with ``lam=None`` the one of ``points`` log-spaced
-    weights over :data:`TV_LAMS` with the best mean PSNR on ``x`` itself (TV at its best).
+    weights over :data:`TV_LAMS` with the best mean PSNR on ``x`` itself (TV at its best),
+    the grid extended by one value beyond an end while the best lies there (up to
+    :data:`TV_EXTEND` times).
 
     Returns
     -------
@@ -139,17 +147,27 @@ def evaluate_sr(
     if classic:
         methods["bicubic"] = timed(lambda: sr.bicubic(y, factor))
         if lam is None:
-            lams = list(np.logspace(*np.log10(TV_LAMS), points)) if points > 1 else [TV_LAMS[0]]
-            runs = [timed(lambda v=v: sr.tv_sr(y, factor, v, tv_iters))() for v in lams]
-            psnrs = [float(_scores(x / scale, xv)[0].mean()) for xv, _ in runs]
-            best = int(np.argmax(psnrs))
-            lam = float(lams[best])
-            tuning = {"lams": [float(v) for v in lams], "psnr": psnrs,
+            runs: dict[float, tuple[np.ndarray, float]] = {}
+
+            def score(v: float) -> float:
+                runs[v] = timed(lambda: sr.tv_sr(y, factor, v, tv_iters))()
+                return float(_scores(x / scale, runs[v][0])[0].mean())
+
+            if points == 1:
+                g = {"rel": TV_LAMS[0], "grid": [TV_LAMS[0]], "scores": [score(TV_LAMS[0])]}
+            else:  # the grid spans TV_LAMS and is extended while the best is at an end
+                ratio = (TV_LAMS[1] / TV_LAMS[0]) ** (1 / (points - 1))
+                g = grid_search(score, start=TV_LAMS[0] * ratio ** (points // 2),
+                                points=points, ratio=ratio, max_extend=TV_EXTEND,
+                                where="evaluate_sr")
+            lam = float(g["rel"])
+            tuning = {"lams": [float(v) for v in g["grid"]], "psnr": list(g["scores"]),
                       "tuned_on": "evaluated images"}
-            methods["TV"] = lambda: runs[best]  # the chosen weight's run, not a second one
+            chosen = runs[g["rel"]]
+            methods["TV"] = lambda: chosen  # the chosen weight's run, not a second one
             if log is not None:
-                log(f"TV lambda {lam:.3g}, chosen over {len(lams)} values on the evaluated "
-                    "images themselves (TV at its best)")
+                log(f"TV lambda {lam:.3g}, chosen over {len(g['grid'])} values on the "
+                    "evaluated images themselves (TV at its best)")
         else:
             methods["TV"] = timed(lambda: sr.tv_sr(y, factor, lam, tv_iters))
     if net is not None:
