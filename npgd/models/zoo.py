@@ -65,7 +65,8 @@ MODELS = {
         "NeuralPGD for 4x super-resolution (block averaging, npgd.linops.Downsample) of real "
         "images: 4 independent copies x 2 residual blocks (64 features, no batch norm, one "
         "channel), trained on CPU on crops of scikit-image's training images, its faces and "
-        "brain training slices (npgd train --task sr); see npgd/models/weights/README.md",
+        "brain training slices (npgd train --task sr), in three stages; see "
+        "npgd/models/weights/README.md",
     ),
 }
 
