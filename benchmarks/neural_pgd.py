@@ -82,7 +82,8 @@ def main() -> None:
                         "side by side instead of an untrained one of the size above")
     p.add_argument("--iters", type=int, default=10)
     p.add_argument("--batches", type=int, nargs="+", default=[1, 64])
-    p.add_argument("--train-batch", type=int, default=4)
+    p.add_argument("--train-batch", type=int, default=4,
+                   help="samples per timed training step (0: time no training)")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--cpu-threads", type=int, default=None)
     p.add_argument("--shape", type=int, nargs=2, default=[192, 160], metavar=("H", "W"),
@@ -91,6 +92,8 @@ def main() -> None:
                    help="glibc malloc keeps freed memory (npgd._util.keep_freed_memory, as the "
                         "npgd command does); default: the process's own malloc settings")
     args = p.parse_args()
+    if args.train_batch < 0:
+        p.error(f"--train-batch must be >= 0, got {args.train_batch}")
     if args.keep_freed_memory and not keep_freed_memory():
         raise SystemExit("neural_pgd.py: --keep-freed-memory: not a glibc system")
     if args.cpu_threads:
@@ -128,6 +131,8 @@ def main() -> None:
                 base = base or sec
                 print(f"{dev:6s} {name:14s} {batch:5d} {sec / batch:9.4f} {batch / sec:9.1f} "
                       f"{base / sec:7.2f}x", flush=True)
+        if not args.train_batch:
+            continue
         # training step of (P2) + Adam
         net.train()
         opt = torch.optim.Adam(net.parameters(), 1e-4)
