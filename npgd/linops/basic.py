@@ -19,6 +19,17 @@ def check_finite_weights(w: Any, arg: str, where: str) -> tuple[Any, np.ndarray]
     floating/complex NumPy, CuPy or Torch array, so learnable Torch weights stay learnable;
     otherwise a float64 NumPy copy of lists, booleans and integers) and a NumPy view for
     validation and inspection.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> held, view = check_finite_weights([True, False], "mask", "MaskedFFT")
+    >>> held.dtype, view.dtype
+    (dtype('float64'), dtype('bool'))
+    >>> check_finite_weights(np.array([1.0, np.nan]), "weights", "Diagonal")
+    Traceback (most recent call last):
+        ...
+    ValueError: Diagonal: weights contains NaN or infinite values
     """
     wn = backend.to_numpy(w) if backend.is_array(w) else np.asarray(w)
     if wn.dtype.kind not in "biufc":

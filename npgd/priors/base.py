@@ -79,6 +79,9 @@ class Weight:
         return not isinstance(self.value, float)
 
     def like(self, x: Any) -> Any:
+        """The weight to apply to ``x`` ``(*batch, H, W)``: the number itself, or the
+        per-image weights shaped ``(*batch, 1, 1)`` on ``x``'s backend and device (an error
+        naming ``lam`` when they do not broadcast against ``x``'s batch axes)."""
         if not self.batched:
             return self.value
         batch = tuple(x.shape[:-2])

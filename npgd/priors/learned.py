@@ -34,7 +34,17 @@ __all__ = ["ResNetProx", "SwishProx", "as_channels", "from_channels"]
 
 
 def as_channels(x: torch.Tensor, channels: int, where: str) -> tuple[torch.Tensor, tuple]:
-    """``(*batch, H, W)`` complex (or real) → ``(N, C, H, W)`` real, and the batch shape."""
+    """``(*batch, H, W)`` complex (or real) → ``(N, C, H, W)`` real, and the batch shape:
+    a complex image becomes the two channels (real, imaginary), a real one a single channel;
+    ``where`` names the caller in errors.
+
+    Examples
+    --------
+    >>> import torch
+    >>> z, batch = as_channels(torch.ones(2, 3, 4, 5, dtype=torch.complex64), 2, "demo")
+    >>> tuple(z.shape), batch
+    ((6, 2, 4, 5), (2, 3))
+    """
     if backend.backend_name(x) != "torch":
         raise TypeError(
             f"{where}: x must be a torch.Tensor (a learned proximal runs in Torch), got "
@@ -57,7 +67,16 @@ def as_channels(x: torch.Tensor, channels: int, where: str) -> tuple[torch.Tenso
 
 
 def from_channels(z: torch.Tensor, like: torch.Tensor, batch: tuple) -> torch.Tensor:
-    """Inverse of :func:`as_channels`, in the dtype of ``like``."""
+    """Inverse of :func:`as_channels`, in the dtype of ``like``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> x = torch.randn(2, 3, 4, 5, dtype=torch.complex64)
+    >>> z, batch = as_channels(x, 2, "demo")
+    >>> bool(torch.equal(from_channels(z, x, batch), x))
+    True
+    """
     real = like.real.dtype if like.is_complex() else like.dtype
     z = z.to(real)  # AMP computes convolutions in bf16/fp16; images stay in their own precision
     if like.is_complex():
@@ -89,6 +108,8 @@ class _ImageProx(nn.Module):
             )
 
     def net(self, z: torch.Tensor) -> torch.Tensor:
+        """The network on channel images ``(N, C, H, W)``, without the scale and phase
+        normalisation of :meth:`forward`."""
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor, step: Any = None) -> torch.Tensor:
@@ -256,6 +277,9 @@ class ResNetProx(_ImageProx):
             nn.init.zeros_(self.tail[-1].bias)
 
     def net(self, z: torch.Tensor) -> torch.Tensor:
+        """The map of the class docstring on channel images ``(N, C, H, W)`` (without the
+        outer ``z +`` when ``residual`` is off), without the normalisation of
+        :meth:`forward`."""
         out = self.tail(self.coarse(self.blocks(self.head(z))))
         return z + out if self.residual else out
 
@@ -355,6 +379,8 @@ class SwishProx(_ImageProx):
         self._pad = (lo, kernel - 1 - lo, lo, kernel - 1 - lo)
 
     def net(self, z: torch.Tensor) -> torch.Tensor:
+        """:math:`\\sigma(W z)` on channel images ``(N, C, H, W)``, the linear layers
+        zero-padded to keep the size, without the normalisation of :meth:`forward`."""
         for conv in self.convs:
             z = conv(nn.functional.pad(z, self._pad))
         return nn.functional.silu(z)

@@ -99,7 +99,8 @@ def writable_folder(path: str | os.PathLike, what: str = "--out") -> Path:
 
 
 def release(lock: Path) -> None:
-    """Remove the lock file (if it is still ours)."""
+    """Remove the lock file ``lock`` if this process holds it (its ``pid`` is ours); a lock
+    held by another process, or gone already, is left alone."""
     try:
         if json.loads(lock.read_text()).get("pid") == os.getpid():
             lock.unlink()
