@@ -35,6 +35,13 @@ it is interpolated too), or filtered by a k-space window (a Hamming-type raw-dat
 
     python scripts/conditions.py mri-general --cs --interpolated
 
+``--ghosted`` runs references as echo-planar scans (diffusion b0, fMRI) store them: with a
+Nyquist ghost, the copy of the image shifted by half the field of view along the first axis
+at 5 % or 10 % of its intensity (:func:`npgd.train.synth.nyquist_ghost`), noiseless, at 30
+dB and with a 5 % reference floor::
+
+    python scripts/conditions.py mri-general --cs --ghosted
+
 Prints one line per source and condition (mean SNR, dB) and, for every model after the
 first, its mean difference to the first; with ``--cs`` each line and the summary give the
 first model's margin to the better tuned CS method. With ``--auto`` (needs ``--cs``) the
@@ -59,6 +66,7 @@ from npgd.experiments.compare import neural  # noqa: E402
 from npgd.experiments.evaluate import AUTO, evaluate, load_net  # noqa: E402
 from npgd.experiments.kcv import UNIT_OF_FAMILY, auto  # noqa: E402
 from npgd.problems import readers  # noqa: E402
+from npgd.train.synth import nyquist_ghost  # noqa: E402
 
 
 def rician(x: np.ndarray, rel: float, seed: int = 7) -> np.ndarray:
@@ -122,6 +130,14 @@ def interpolated(x: np.ndarray, factor: float, noise: float = 0.0, seed: int = 7
         np.float32)
 
 
+def ghosted(x: np.ndarray, level: float, seed: int = 7) -> np.ndarray:
+    """Magnitude images ``x`` ``(N, H, W)`` with an EPI Nyquist ghost of relative amplitude
+    ``level`` along the first image axis (:func:`npgd.train.synth.nyquist_ghost`, its
+    readout phase drawn from ``seed``)."""
+    rng = np.random.default_rng(seed)
+    return np.stack([nyquist_ghost(s, rng, level=level, axis=0) for s in x])
+
+
 def filtered(x: np.ndarray, strength: float = 0.5) -> np.ndarray:
     """Magnitude images ``x`` ``(N, H, W)`` whose k-space is weighted by the separable window
     ``(1 - strength) + strength * hamming`` (scanners' raw-data filters, which trade
@@ -136,8 +152,8 @@ def filtered(x: np.ndarray, strength: float = 0.5) -> np.ndarray:
 
 #: (label, acceleration, mask family, k-space SNR in dB or None, Rician noise of the
 #: reference as a fraction of its 99.5th percentile, and None or what makes the reference
-#: from the held-out slices: :func:`tight_field_of_view`, :func:`interpolated` or
-#: :func:`filtered` with its arguments)
+#: from the held-out slices: :func:`tight_field_of_view`, :func:`interpolated`,
+#: :func:`filtered` or :func:`ghosted` with its arguments)
 CONDITIONS = [("5x vd 20 dB", 5.0, "vd", 20.0, 0.0, None),
               ("5x vd 45 dB", 5.0, "vd", 45.0, 0.0, None),
               ("3x vd", 3.0, "vd", None, 0.0, None), ("8x vd", 8.0, "vd", None, 0.0, None),
@@ -165,6 +181,12 @@ INTERPOLATED = [("5x vd, zip 2x", 5.0, "vd", None, 0.0, partial(interpolated, fa
                 ("5x vd, zip 2x, noise 5 %", 5.0, "vd", None, 0.0,
                  partial(interpolated, factor=2, noise=0.05)),
                 ("5x vd, Hamming-filtered", 5.0, "vd", None, 0.0, partial(filtered, strength=0.5))]
+
+#: ``--ghosted``: echo-planar references with a Nyquist ghost
+GHOSTED = [("5x vd, ghost 5 %", 5.0, "vd", None, 0.0, partial(ghosted, level=0.05)),
+           ("5x vd, ghost 10 %", 5.0, "vd", None, 0.0, partial(ghosted, level=0.10)),
+           ("5x vd 30 dB, ghost 10 %", 5.0, "vd", 30.0, 0.0, partial(ghosted, level=0.10)),
+           ("5x vd, ghost 10 %, ref 5 %", 5.0, "vd", None, 0.05, partial(ghosted, level=0.10))]
 
 
 #: the held-out MR sources of ``scripts/cross_dataset.py``
@@ -194,14 +216,16 @@ def main(argv: list[str] | None = None) -> int:
                    help="the edge slices of the volumes under the conditions of EDGE")
     p.add_argument("--interpolated", action="store_true",
                    help="the interpolated and filtered references of INTERPOLATED")
+    p.add_argument("--ghosted", action="store_true",
+                   help="the references with an EPI Nyquist ghost of GHOSTED")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     if args.auto and not args.cs:
         p.error("--auto: needs --cs (its margin is to the tuned CS methods)")
-    if args.scan_like + args.edge + args.interpolated > 1:
-        p.error("--scan-like, --edge, --interpolated: one at a time")
+    if args.scan_like + args.edge + args.interpolated + args.ghosted > 1:
+        p.error("--scan-like, --edge, --interpolated, --ghosted: one at a time")
     table = SCAN_LIKE if args.scan_like else EDGE if args.edge else \
-        INTERPOLATED if args.interpolated else CONDITIONS
+        INTERPOLATED if args.interpolated else GHOSTED if args.ghosted else CONDITIONS
     conds = [c for c in table if args.only is None or c[0] in args.only]
     if not conds:
         p.error(f"--only: expected labels among {[c[0] for c in table]}")

@@ -45,7 +45,8 @@ def test_tight_field_of_view_crops_to_the_object_then_to_the_side_in_k_space(scr
 
 def test_one_table_of_conditions_at_a_time(scripts, capsys):
     conditions = scripts[0]
-    for flags in (["--scan-like", "--edge"], ["--edge", "--interpolated"]):
+    for flags in (["--scan-like", "--edge"], ["--edge", "--interpolated"],
+                  ["--interpolated", "--ghosted"]):
         with pytest.raises(SystemExit):
             conditions.main(["mri-general", *flags])
         assert "one at a time" in capsys.readouterr().err
@@ -73,6 +74,19 @@ def test_interpolated_keeps_only_the_centre_of_k_space_and_filtered_is_a_window(
     assert np.allclose(conditions.filtered(x, 0.0), x, atol=1e-5)
     f = conditions.filtered(x, 1.0)
     assert np.abs(np.diff(f, axis=-1)).mean() < np.abs(np.diff(x, axis=-1)).mean()
+
+
+def test_ghosted_adds_the_half_field_of_view_copy_along_the_first_axis(scripts):
+    conditions = scripts[0]
+    x = np.zeros((2, 12, 9), np.float32)
+    x[:, 1:3, 2:6] = 1.0
+    g = conditions.ghosted(x, 0.1)
+    assert g.shape == x.shape and g.dtype == np.float32
+    ghost = (np.roll(x, 6, axis=1) > 0) & (x == 0)
+    np.testing.assert_allclose(g[ghost], 0.1, rtol=1e-6)
+    assert np.all(g[(x == 0) & ~ghost] == 0)
+    np.testing.assert_array_equal(g, conditions.ghosted(x, 0.1))
+    assert [c[0] for c in conditions.GHOSTED][:2] == ["5x vd, ghost 5 %", "5x vd, ghost 10 %"]
 
 
 def test_mask_draws_reads_a_tuned_weight_pair_for_every_row_of_the_page(scripts):

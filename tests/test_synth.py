@@ -265,3 +265,58 @@ def test_p_leaves_sets_the_share_of_dead_leaves_base_images(tmp_path, monkeypatc
         TrainConfig(p_leaves=0.2)
     with pytest.raises(ValueError, match=r"p_leaves must be in"):
         synth.SynthData(sources=(), val_samples=0, p_leaves=-0.1)
+
+
+def test_nyquist_ghost_is_the_half_field_of_view_copy():
+    """The ghost is the image shifted by half the size along ``axis`` at amplitude
+    ``level`` (where it does not overlap the object, exactly), under the object it changes
+    the magnitude by at most ``level``; the same generator state gives the same image."""
+    x = np.zeros((10, 7), np.float32)
+    x[1:3, 2:5] = 1.0
+    for axis, shift in ((0, (5, 0)), (1, (0, 3))):
+        g = synth.nyquist_ghost(x, np.random.default_rng(1), level=0.08, axis=axis)
+        assert g.shape == x.shape and g.dtype == np.float32
+        copy = np.roll(x, shift, axis=(0, 1))
+        np.testing.assert_allclose(g[(copy > 0) & (x == 0)], 0.08, rtol=1e-6)
+        assert np.all(np.abs(g[x > 0] - 1.0) <= 0.08 + 1e-6)
+        assert np.all(g[(copy == 0) & (x == 0)] == 0)
+    a = synth.nyquist_ghost(x, np.random.default_rng(3))
+    np.testing.assert_array_equal(a, synth.nyquist_ghost(x, np.random.default_rng(3)))
+    ghost = a[(x == 0) & ((np.roll(x, 5, 0) > 0) | (np.roll(x, 3, 1) > 0))]
+    assert ghost.size and 0.02 <= ghost.max() <= 0.15
+
+
+def test_p_ghost_sets_the_share_of_ghosted_references(tmp_path, monkeypatch):
+    """``--p-ghost`` reaches the pool; that share of the (non-crisp) samples goes through
+    :func:`synth.nyquist_ghost`; 0 draws no extra number, so the samples stay those of the
+    pool without the option; out of [0, 1] or with other data is a UsageError naming it."""
+    from npgd._util import UsageError
+    from npgd.train import TrainConfig, loop
+
+    cfg = TrainConfig(features=4, iters=2, steps=1, batch_size=2, val_slices=0, data="mix",
+                      p_ghost=0.4)
+    assert loop._setup(cfg, tmp_path, "cpu")[0].data.p_ghost == 0.4
+    calls = []
+    real = synth.nyquist_ghost
+
+    def spy(x, rng, *a, **kw):
+        calls.append(x.shape)
+        return real(x, rng, *a, **kw)
+
+    monkeypatch.setattr(synth, "nyquist_ghost", spy)
+    d = synth.SynthData(sources=(), val_samples=0, shape_range=(48, 56), p_ghost=0.5)
+    d.batch(0, 0, 60)
+    assert 0.3 < len(calls) / 60 < 0.7
+    assert d.describe()["p_ghost"] == 0.5
+    calls.clear()
+    plain = synth.SynthData(sources=(), val_samples=0, shape_range=(48, 56)).batch(3, 1, 4)
+    zero = synth.SynthData(sources=(), val_samples=0, shape_range=(48, 56),
+                           p_ghost=0.0).batch(3, 1, 4)
+    assert calls == []
+    assert all(np.array_equal(a, b) for a, b in zip(plain, zero, strict=True))
+    with pytest.raises(UsageError, match=r"p_ghost must be in \[0, 1\]"):
+        TrainConfig(data="mix", p_ghost=1.5)
+    with pytest.raises(UsageError, match="p_ghost applies to data 'mix'"):
+        TrainConfig(p_ghost=0.2)
+    with pytest.raises(ValueError, match=r"p_ghost must be in"):
+        synth.SynthData(sources=(), val_samples=0, p_ghost=-0.1)

@@ -104,6 +104,10 @@ class TrainConfig:
     p_leaves: float = _field(0.0, "fraction of base images with --data mix or mix-crisp that are "
                              "synthetic dead-leaves images (npgd.train.synth.dead_leaves; "
                              "natural-image statistics), in [0, 1]")
+    p_ghost: float = _field(0.0, "fraction of samples with --data mix or mix-crisp whose "
+                            "reference carries an EPI Nyquist ghost (a copy shifted by half "
+                            "the field of view, 2-15 percent; npgd.train.synth.nyquist_ghost), "
+                            "in [0, 1]")
     shape: tuple[int, int] | None = _field(None, "crop/pad training images to H W (mri "
                                            "default: as read; sr: square crops, default "
                                            "48 48)", metavar=("H", "W"))
@@ -168,13 +172,14 @@ class TrainConfig:
             check_positive_float(where, "lr", self.lr)
             check_positive_float(where, "new_lr_scale", self.new_lr_scale)
             for name in ("beta", "gan_weight", "p_noiseless", "p_images", "p_reference_noise",
-                         "p_leaves"):
+                         "p_leaves", "p_ghost"):
                 v = check_positive_float(where, name, getattr(self, name), allow_zero=True)
                 if v > 1 or (name == "gan_weight" and v == 1):
                     interval = "[0, 1)" if name == "gan_weight" else "[0, 1]"
                     raise ValueError(f"{where}: {name} must be in {interval}, got {v!r}")
             for name, default in (("p_noiseless", P_NOISELESS), ("p_images", P_IMAGES),
-                                  ("p_reference_noise", P_REF_NOISE), ("p_leaves", 0.0)):
+                                  ("p_reference_noise", P_REF_NOISE), ("p_leaves", 0.0),
+                                  ("p_ghost", 0.0)):
                 if getattr(self, name) != default and self.data not in ("mix", "mix-crisp"):
                     raise ValueError(f"{where}: {name} applies to data 'mix' and 'mix-crisp' "
                                      f"only, got data {self.data!r}")

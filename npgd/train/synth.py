@@ -34,6 +34,14 @@ from a wide, reproducible distribution built only from data available offline:
   the base images are synthetic dead-leaves images (:func:`dead_leaves`), whose scale
   statistics are those of photographs, for more natural-image content than the handful of
   bundled photographs give.
+- **EPI ghosts** (``p_ghost``, off by default; ``npgd train --p-ghost P``): that share of the
+  references carry a Nyquist ghost, the copy of the image shifted by half the field of view
+  along the phase-encoding axis that echo-planar scans (diffusion b0, fMRI) show when their
+  odd and even echoes disagree in phase (Bernstein, King and Zhou, "Handbook of MRI Pulse
+  Sequences", 2004, the chapter on echo-planar imaging): 2 % to 15 % of the image, its phase
+  varying linearly along the readout, added before the magnitude is taken
+  (:func:`nyquist_ghost`). A prior that never saw one treats it as aliasing to remove, and
+  it is part of the stored image.
 
 Every draw of sample ``k`` of step ``s`` comes from ``numpy.random.default_rng([seed, s, k])``
 (the matrix size from ``[seed, s]``), so a resumed run sees exactly the samples the
@@ -60,7 +68,7 @@ from npgd.problems import data as pdata
 from npgd.problems import mri
 
 __all__ = ["HELD_OUT_IMAGES", "MIX_CRISP", "P_IMAGES", "P_NOISELESS", "P_REF_NOISE", "SR_LEAVES",
-           "TRAIN_IMAGES", "SynthData", "dead_leaves", "volume_sources"]
+           "TRAIN_IMAGES", "SynthData", "dead_leaves", "nyquist_ghost", "volume_sources"]
 
 #: ``p_crisp`` of ``npgd train --data mix-crisp``
 MIX_CRISP = 0.1
@@ -237,6 +245,10 @@ class SynthData:
         (:func:`dead_leaves`, 96 to 256 pixels, scaled to [0, 1], half of them through a
         random contrast map): natural-image statistics beyond the handful of photographs.
         With 0 (the default) no extra random number is drawn.
+    p_ghost : float
+        Fraction of the samples (crisp scenes aside) whose reference carries an EPI Nyquist
+        ghost (:func:`nyquist_ghost`, module docstring). With 0 (the default) no extra random
+        number is drawn.
 
     Examples
     --------
@@ -260,6 +272,7 @@ class SynthData:
         p_images: float = P_IMAGES,
         p_ref_noise: float = P_REF_NOISE,
         p_leaves: float = 0.0,
+        p_ghost: float = 0.0,
     ):
         self.shape_range = tuple(int(s) for s in shape_range)
         self.accel_range = tuple(float(a) for a in accel_range)
@@ -269,9 +282,10 @@ class SynthData:
         self.p_images = float(p_images)
         self.p_ref_noise = float(p_ref_noise)
         self.p_leaves = float(p_leaves)
+        self.p_ghost = float(p_ghost)
         for name, v in (("p_noiseless", p_noiseless), ("p_crisp", p_crisp),
                         ("p_images", p_images), ("p_ref_noise", p_ref_noise),
-                        ("p_leaves", p_leaves)):
+                        ("p_leaves", p_leaves), ("p_ghost", p_ghost)):
             if not 0 <= float(v) <= 1:
                 raise ValueError(f"SynthData: {name} must be in [0, 1], got {v!r}")
         self.mask_families = tuple(mask_families)
@@ -442,6 +456,8 @@ class SynthData:
             x = self._geometry(rng, self._shapes(rng), shape)
             top = max(float(np.percentile(x, 99.5)), 1e-6)
         x = (x / top).astype(np.float32)
+        if self.p_ghost and rng.random() < self.p_ghost:
+            x = nyquist_ghost(x, rng)
         # Real scans are noisy: the reference itself holds noise that no reconstruction can
         # predict in the unsampled k-space, and a prior trained on clean templates treats it
         # as artefact. Magnitude images get a Rician floor, complex ones complex noise.
@@ -511,8 +527,40 @@ class SynthData:
                 "shape_range": self.shape_range, "accel_range": self.accel_range,
                 "noise_db_range": self.noise_db_range, "p_noiseless": self.p_noiseless,
                 "p_crisp": self.p_crisp, "p_images": self.p_images,
-                "p_ref_noise": self.p_ref_noise,
-                "mask_families": self.mask_families}
+                "p_ref_noise": self.p_ref_noise, "p_leaves": self.p_leaves,
+                "p_ghost": self.p_ghost, "mask_families": self.mask_families}
+
+
+def nyquist_ghost(x: np.ndarray, rng: np.random.Generator, level: float | None = None,
+                  axis: int | None = None) -> np.ndarray:
+    """The magnitude image ``x`` ``(H, W)`` with an EPI Nyquist ghost:
+    :math:`|x + g\\,e^{i(\\phi_0 + \\phi_1 r)}\\,x(\\cdot + N/2)|`, the copy of ``x``
+    shifted (circularly) by half its size ``N`` along ``axis`` (the phase encoding), at
+    relative amplitude :math:`g` (``level``), its phase varying linearly along the other axis
+    (the readout, :math:`r \\in [-1, 1]`), as a linear phase error between odd and even echoes
+    gives (Bernstein, King and Zhou, "Handbook of MRI Pulse Sequences", 2004, the chapter on
+    echo-planar imaging).
+    ``level`` (default :math:`g \\sim U(0.02, 0.15)`), ``axis`` (default either), the phase
+    offset :math:`\\phi_0 \\sim U(0, 2\\pi)` and slope :math:`\\phi_1 \\sim U(-2, 2)` are drawn
+    from ``rng``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.zeros((8, 6), np.float32); x[1, 2] = 1
+    >>> g = nyquist_ghost(x, np.random.default_rng(0), level=0.1, axis=0)
+    >>> float(g[1, 2]), round(float(g[5, 2]), 3), g.dtype
+    (1.0, 0.1, dtype('float32'))
+    """
+    if level is None:
+        level = rng.uniform(0.02, 0.15)
+    if axis is None:
+        axis = int(rng.integers(2))
+    r = np.linspace(-1, 1, x.shape[1 - axis])
+    phase = np.exp(1j * (rng.uniform(0, 2 * np.pi) + rng.uniform(-2, 2) * r))
+    phase = phase[None, :] if axis == 0 else phase[:, None]
+    ghost = level * np.roll(x, x.shape[axis] // 2, axis=axis) * phase
+    return np.abs(x + ghost).astype(np.float32)
 
 
 def dead_leaves(rng: np.random.Generator, size: int, *, r_min: float = 1.0,
