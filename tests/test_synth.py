@@ -226,9 +226,7 @@ def test_p_reference_noise_sets_the_share_of_noisy_references(tmp_path):
 def test_p_leaves_sets_the_share_of_dead_leaves_base_images(tmp_path, monkeypatch):
     """``--p-leaves`` reaches the pool; a base image is a dead-leaves image (96 to 256
     pixels, in [0, 1]) as often as asked; 0 draws no extra number, so the samples stay those
-    of the pool without the option; out of [0, 1] or with other data is a UsageError naming
-    it."""
-    from npgd._util import UsageError
+    of the pool without the option."""
     from npgd.train import TrainConfig, loop
 
     cfg = TrainConfig(features=4, iters=2, steps=1, batch_size=2, val_slices=0, data="mix",
@@ -255,16 +253,9 @@ def test_p_leaves_sets_the_share_of_dead_leaves_base_images(tmp_path, monkeypatc
     assert all(96 <= s <= 256 for s in made)
     assert leaves_share(0.0)[0] == 0.0
     assert 0.28 < leaves_share(0.35)[0] < 0.42
-    plain = synth.SynthData(sources=(), val_samples=0, shape_range=(48, 56)).batch(3, 1, 4)
-    zero = synth.SynthData(sources=(), val_samples=0, shape_range=(48, 56),
-                           p_leaves=0.0).batch(3, 1, 4)
+    plain, zero = (synth.SynthData(sources=(), val_samples=0, shape_range=(48, 56), **kw)
+                   .batch(3, 1, 4) for kw in ({}, {"p_leaves": 0.0}))
     assert all(np.array_equal(a, b) for a, b in zip(plain, zero, strict=True))
-    with pytest.raises(UsageError, match=r"p_leaves must be in \[0, 1\]"):
-        TrainConfig(data="mix", p_leaves=1.5)
-    with pytest.raises(UsageError, match="p_leaves applies to data 'mix'"):
-        TrainConfig(p_leaves=0.2)
-    with pytest.raises(ValueError, match=r"p_leaves must be in"):
-        synth.SynthData(sources=(), val_samples=0, p_leaves=-0.1)
 
 
 def test_nyquist_ghost_is_the_half_field_of_view_copy():
@@ -289,8 +280,7 @@ def test_nyquist_ghost_is_the_half_field_of_view_copy():
 def test_p_ghost_sets_the_share_of_ghosted_references(tmp_path, monkeypatch):
     """``--p-ghost`` reaches the pool; that share of the (non-crisp) samples goes through
     :func:`synth.nyquist_ghost`; 0 draws no extra number, so the samples stay those of the
-    pool without the option; out of [0, 1] or with other data is a UsageError naming it."""
-    from npgd._util import UsageError
+    pool without the option."""
     from npgd.train import TrainConfig, loop
 
     cfg = TrainConfig(features=4, iters=2, steps=1, batch_size=2, val_slices=0, data="mix",
@@ -309,14 +299,22 @@ def test_p_ghost_sets_the_share_of_ghosted_references(tmp_path, monkeypatch):
     assert 0.3 < len(calls) / 60 < 0.7
     assert d.describe()["p_ghost"] == 0.5
     calls.clear()
-    plain = synth.SynthData(sources=(), val_samples=0, shape_range=(48, 56)).batch(3, 1, 4)
-    zero = synth.SynthData(sources=(), val_samples=0, shape_range=(48, 56),
-                           p_ghost=0.0).batch(3, 1, 4)
+    plain, zero = (synth.SynthData(sources=(), val_samples=0, shape_range=(48, 56), **kw)
+                   .batch(3, 1, 4) for kw in ({}, {"p_ghost": 0.0}))
     assert calls == []
     assert all(np.array_equal(a, b) for a, b in zip(plain, zero, strict=True))
-    with pytest.raises(UsageError, match=r"p_ghost must be in \[0, 1\]"):
-        TrainConfig(data="mix", p_ghost=1.5)
-    with pytest.raises(UsageError, match="p_ghost applies to data 'mix'"):
-        TrainConfig(p_ghost=0.2)
-    with pytest.raises(ValueError, match=r"p_ghost must be in"):
-        synth.SynthData(sources=(), val_samples=0, p_ghost=-0.1)
+
+
+@pytest.mark.parametrize("name", ["p_leaves", "p_ghost"])
+def test_share_options_are_checked(name):
+    """A share out of [0, 1], or one given with data other than mix/mix-crisp, is an error
+    naming it, from the training settings and from the pool alike."""
+    from npgd._util import UsageError
+    from npgd.train import TrainConfig
+
+    with pytest.raises(UsageError, match=rf"{name} must be in \[0, 1\]"):
+        TrainConfig(data="mix", **{name: 1.5})
+    with pytest.raises(UsageError, match=f"{name} applies to data 'mix'"):
+        TrainConfig(**{name: 0.2})
+    with pytest.raises(ValueError, match=rf"{name} must be in"):
+        synth.SynthData(sources=(), val_samples=0, **{name: -0.1})
