@@ -222,10 +222,12 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.auto and not args.cs:
         p.error("--auto: needs --cs (its margin is to the tuned CS methods)")
-    if args.scan_like + args.edge + args.interpolated + args.ghosted > 1:
-        p.error("--scan-like, --edge, --interpolated, --ghosted: one at a time")
-    table = SCAN_LIKE if args.scan_like else EDGE if args.edge else \
-        INTERPOLATED if args.interpolated else GHOSTED if args.ghosted else CONDITIONS
+    tables = {"scan_like": SCAN_LIKE, "edge": EDGE, "interpolated": INTERPOLATED,
+              "ghosted": GHOSTED}
+    chosen = [name for name in tables if getattr(args, name)]
+    if len(chosen) > 1:
+        p.error(", ".join(f"--{n.replace('_', '-')}" for n in tables) + ": one at a time")
+    table = tables[chosen[0]] if chosen else CONDITIONS
     conds = [c for c in table if args.only is None or c[0] in args.only]
     if not conds:
         p.error(f"--only: expected labels among {[c[0] for c in table]}")
