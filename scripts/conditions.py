@@ -14,11 +14,11 @@ other two, as on the docs page "Generalization"::
     python scripts/conditions.py mri-general old/mri-general.pt --cs --only "5x vd 20 dB"
     python scripts/conditions.py mri-general --cs --auto
 
-``--scan-like`` runs six harder conditions instead, closer to real scans: references with
-10 % Rician noise, and small matrices where the head fills the field of view (each slice
-cropped to the bounding box of its tissue, then to 96 or 64 pixels on the longer side by
-cropping k-space, as an acquisition at that resolution would be), noiseless, at 30 dB and
-with a 5 % reference floor::
+``--scan-like`` runs ten harder conditions instead, closer to real scans: references with
+10 %, 15 % or 20 % Rician noise, and small matrices where the head fills the field of view
+(each slice cropped to the bounding box of its tissue, then to 96 or 64 pixels on the longer
+side by cropping k-space, as an acquisition at that resolution would be), noiseless, at 30 dB
+and with a 5 %, 10 % or 15 % reference floor::
 
     python scripts/conditions.py mri-general --cs --scan-like
 
@@ -172,6 +172,12 @@ SCAN_LIKE = [("5x vd, ref 10 %", 5.0, "vd", None, 0.10, None),
              ("5x vd 30 dB, tight 64", 5.0, "vd", 30.0, 0.0,
               partial(tight_field_of_view, side=64)),
              ("5x vd, tight 64, ref 5 %", 5.0, "vd", None, 0.05,
+              partial(tight_field_of_view, side=64)),
+             ("5x vd, ref 15 %", 5.0, "vd", None, 0.15, None),
+             ("5x vd, ref 20 %", 5.0, "vd", None, 0.20, None),
+             ("5x vd, tight 64, ref 10 %", 5.0, "vd", None, 0.10,
+              partial(tight_field_of_view, side=64)),
+             ("5x vd, tight 64, ref 15 %", 5.0, "vd", None, 0.15,
               partial(tight_field_of_view, side=64))]
 
 #: ``--interpolated``: references interpolated by zero-filling k-space, or filtered
