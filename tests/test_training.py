@@ -648,3 +648,40 @@ def test_resume_of_a_grown_run_keeps_its_rate_groups_without_the_init_file(tmp_p
     b = models.load_checkpoint(tmp_path / "cut" / "last.pt")
     assert b["step"] == 4 and b["added"] == added
     assert_same(a["model"], b["model"])
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_init_extends_the_iterations_with_copies_of_the_last(tmp_path, shared):
+    """``init`` of a file into a run with more ``iters``: independent copies added after the
+    last start as copies of it (the longer network first repeats the last proximal gradient
+    step), a shared proximal just runs more often; fewer iterations are refused."""
+    train.train(tiny(steps=2, norm=False, shared=shared), tmp_path / "a", progress=False)
+    src = str(tmp_path / "a" / "model.pt")
+    short = models.load_model(src).eval()
+    cfg = tiny(steps=2, norm=False, shared=shared, iters=4, init=src)
+    net = models.build_model(cfg)
+    loop._load_init(net, cfg)
+    net.eval()
+    theirs, ours = short.state_dict(), net.state_dict()
+    if shared:
+        assert_same(theirs, ours)
+    else:
+        assert len(ours) == 2 * len(theirs) - 1       # four copies and one step instead of two
+        for t in range(4):
+            for k in [k for k in theirs if k.startswith("prox.1.")]:
+                want = theirs[k] if t >= 1 else theirs["prox.0." + k[7:]]
+                torch.testing.assert_close(ours[f"prox.{t}." + k[7:]], want, rtol=0, atol=0)
+    # the longer network is the short one followed by two more steps of the last proximal
+    rng = np.random.default_rng(3)
+    A, y = mri.simulate(rng.random((2, 32, 24), dtype=np.float32), rng.random((2, 32, 24)) < 0.4)
+    with torch.no_grad():
+        x = net(A, torch.as_tensor(y), return_all=True)
+        z = short(A, torch.as_tensor(y), return_all=True)
+    assert len(x) == 4 and len(z) == 2
+    torch.testing.assert_close(x[1], z[1], rtol=0, atol=0)
+    assert not torch.allclose(x[-1], z[-1])
+    trained = train.train(cfg, tmp_path / "b", progress=False)
+    assert trained.iters == 4
+    with pytest.raises(ValueError, match=r"'iters': \(4, 2\)"):
+        train.train(tiny(steps=1, norm=False, shared=shared,
+                         init=str(tmp_path / "b" / "model.pt")), tmp_path / "c", progress=False)

@@ -141,7 +141,8 @@ class TrainConfig:
                               "into its convolutions with --no-norm, or one with fewer "
                               "--blocks, the new ones starting near the identity, with "
                               "--no-norm, or with fewer --scales, the new branches starting "
-                              "at zero), with a fresh optimizer",
+                              "at zero, or with fewer --iters, the new copies starting as "
+                              "its last), with a fresh optimizer",
                               metavar="CHECKPOINT|MODEL")
     new_lr_scale: float = _field(1.0, "learning-rate multiplier of the weights --init does "
                                  "not provide (added --blocks or --scales; > 0): they start "

@@ -641,15 +641,25 @@ def _load_init(net: NeuralPGD, config: TrainConfig, init: tuple[dict, dict] | No
                          f"proximal and this run {config.blocks}: adding blocks needs --no-norm")
     # fewer scales -> more: the new coarse branches start at zero (the same map)
     widen = stored["scales"] < config.scales
-    allowed = {"shared": untie, "norm": fold, "blocks": deepen, "scales": widen}
+    # fewer iterations -> more: independent copies added after the last start as copies of
+    # it, so the longer network first repeats the last proximal gradient step (a shared
+    # proximal simply runs more often)
+    extend = stored["iters"] < config.iters
+    allowed = {"shared": untie, "norm": fold, "blocks": deepen, "scales": widen,
+               "iters": extend}
     diff = {k: (stored[k], getattr(config, k)) for k in stored
             if _norm(stored[k]) != _norm(getattr(config, k)) and not allowed.get(k, False)}
     if diff:
         raise ValueError(f"train: init={src!r} has another architecture (theirs, ours): {diff}")
 
+    last = f"prox.{stored['iters'] - 1}."
+
     def ours(key: str) -> list[str]:  # where a key of theirs goes: "prox.*" to every copy
         if untie and key.startswith("prox."):
             return [f"prox.{t}.{key[5:]}" for t in range(config.iters)]
+        if extend and not stored["shared"] and key.startswith(last):
+            rest = key[len(last):]
+            return [key] + [f"prox.{t}.{rest}" for t in range(stored["iters"], config.iters)]
         return [key]
 
     weights = {k2: v for k, v in theirs.state_dict().items() for k2 in ours(k)}
