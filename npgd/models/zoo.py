@@ -35,14 +35,15 @@ __all__ = ["DEFAULT_MODEL", "MODELS", "architecture", "average_models", "build_m
 MODELS = {
     "mri-general": (
         "mri-general.pt",
-        "NeuralPGD, 10 independent copies x 1 residual block (48 features, no batch norm) "
+        "NeuralPGD, 12 independent copies x 1 residual block (48 features, no batch norm) "
         "with coarse branches at 1/2 and 1/4 of the image size (3 scales): mri-brain-5x "
         "fine-tuned on CPU on domain-randomized data (npgd.train.synth: real volumes, label "
         "synthesis, natural images, crisp piecewise-constant scenes, any orientation, size, "
         "contrast, phase, noise, 2.5-9x variable-density/radial/line masks) with the "
         "log-normalized (P2) loss, the last stages with 60 % noiseless samples, the fifth "
         "with the coarse branches added, the sixth the average of two fine-tunings of the "
-        "fifth (dead-leaves images; more noisy samples); the default model; see "
+        "fifth (dead-leaves images; more noisy samples), the seventh the sixth lengthened "
+        "from 10 to 12 iterations and fine-tuned; the default model; see "
         "npgd/models/weights/README.md",
     ),
     "mri-brain-5x": (
