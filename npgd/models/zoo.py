@@ -400,7 +400,7 @@ def pretrained(name: str | None = None, map_location: Any = "cpu",
     --------
     >>> net = pretrained()
     >>> net.iters, net.shared
-    (10, False)
+    (12, False)
     >>> pretrained("mri-brain-5x").iters
     10
     >>> import torch

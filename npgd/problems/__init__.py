@@ -31,7 +31,7 @@ def pretrained(name: str | None = None, map_location: Any = "cpu") -> Any:
     --------
     >>> from npgd import problems
     >>> problems.pretrained().iters
-    10
+    12
     >>> problems.pretrained("mri-brain-5x").iters
     10
     """
