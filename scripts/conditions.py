@@ -42,6 +42,13 @@ dB and with a 5 % reference floor::
 
     python scripts/conditions.py mri-general --cs --ghosted
 
+``--low-contrast`` runs references of lower contrast: the spread about the mean compressed
+to a half or a quarter inside the head (background kept dark, as tissues of nearly equal
+signal give), or everywhere in a tight field of view that the head fills
+(:func:`npgd.train.synth.low_contrast`), noiseless and at 30 dB::
+
+    python scripts/conditions.py mri-general --cs --low-contrast
+
 Prints one line per source and condition (mean SNR, dB) and, for every model after the
 first, its mean difference to the first; with ``--cs`` each line and the summary give the
 first model's margin to the better tuned CS method. With ``--auto`` (needs ``--cs``) the
@@ -66,7 +73,7 @@ from npgd.experiments.compare import neural  # noqa: E402
 from npgd.experiments.evaluate import AUTO, evaluate, load_net  # noqa: E402
 from npgd.experiments.kcv import UNIT_OF_FAMILY, auto  # noqa: E402
 from npgd.problems import readers  # noqa: E402
-from npgd.train.synth import nyquist_ghost  # noqa: E402
+from npgd.train.synth import low_contrast, nyquist_ghost  # noqa: E402
 
 
 def rician(x: np.ndarray, rel: float, seed: int = 7) -> np.ndarray:
@@ -150,6 +157,18 @@ def filtered(x: np.ndarray, strength: float = 0.5) -> np.ndarray:
         np.float32)
 
 
+def compressed(x: np.ndarray, factor: float, everywhere: bool = False,
+                side: int | None = None) -> np.ndarray:
+    """Magnitude images ``x`` ``(N, H, W)`` with their contrast compressed towards the mean
+    by ``factor`` (:func:`npgd.train.synth.low_contrast`), inside the object or
+    ``everywhere``; with ``side``, first cropped to a tight field of view of that size
+    (:func:`tight_field_of_view`)."""
+    if side is not None:
+        x = tight_field_of_view(x, side=side)
+    rng = np.random.default_rng(7)  # not drawn from: factor and kind are given
+    return np.stack([low_contrast(s, rng, factor=factor, everywhere=everywhere) for s in x])
+
+
 #: (label, acceleration, mask family, k-space SNR in dB or None, Rician noise of the
 #: reference as a fraction of its 99.5th percentile, and None or what makes the reference
 #: from the held-out slices: :func:`tight_field_of_view`, :func:`interpolated`,
@@ -195,6 +214,17 @@ GHOSTED = [("5x vd, ghost 5 %", 5.0, "vd", None, 0.0, partial(ghosted, level=0.0
            ("5x vd, ghost 10 %, ref 5 %", 5.0, "vd", None, 0.05, partial(ghosted, level=0.10))]
 
 
+#: ``--low-contrast``: references of lower contrast, inside the head or in a view it fills
+LOW_CONTRAST = [("5x vd, contrast 1/2", 5.0, "vd", None, 0.0, partial(compressed, factor=0.5)),
+                ("5x vd, contrast 1/4", 5.0, "vd", None, 0.0, partial(compressed, factor=0.25)),
+                ("5x vd 30 dB, contrast 1/4", 5.0, "vd", 30.0, 0.0,
+                 partial(compressed, factor=0.25)),
+                ("5x vd, tight 96, contrast 1/2", 5.0, "vd", None, 0.0,
+                 partial(compressed, factor=0.5, everywhere=True, side=96)),
+                ("5x vd, tight 96, contrast 1/4", 5.0, "vd", None, 0.0,
+                 partial(compressed, factor=0.25, everywhere=True, side=96))]
+
+
 #: the held-out MR sources of ``scripts/cross_dataset.py``
 HELD_OUT_MR = ("inia19 macaque T1 (axial)", "MNI152 T1 (sagittal)", "ch2 with scalp (sagittal)")
 
@@ -224,12 +254,14 @@ def main(argv: list[str] | None = None) -> int:
                    help="the interpolated and filtered references of INTERPOLATED")
     p.add_argument("--ghosted", action="store_true",
                    help="the references with an EPI Nyquist ghost of GHOSTED")
+    p.add_argument("--low-contrast", action="store_true",
+                   help="the references of lower contrast of LOW_CONTRAST")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     if args.auto and not args.cs:
         p.error("--auto: needs --cs (its margin is to the tuned CS methods)")
     tables = {"scan_like": SCAN_LIKE, "edge": EDGE, "interpolated": INTERPOLATED,
-              "ghosted": GHOSTED}
+              "ghosted": GHOSTED, "low_contrast": LOW_CONTRAST}
     chosen = [name for name in tables if getattr(args, name)]
     if len(chosen) > 1:
         p.error(", ".join(f"--{n.replace('_', '-')}" for n in tables) + ": one at a time")

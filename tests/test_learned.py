@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 torch = pytest.importorskip("torch")
 
@@ -89,6 +91,48 @@ def test_complex_scale_equivariance(c):
         torch.testing.assert_close(n.prox(c * x), c * n.prox(x), rtol=1e-4,
                                    atol=1e-4 * abs(c))
         torch.testing.assert_close(n.prox(torch.zeros_like(x)), torch.zeros_like(x))
+
+
+@settings(max_examples=25, deadline=None)
+@given(a=st.floats(-5, 5), b=st.floats(1e-3, 1e3), complex_=st.booleans(),
+       seed=st.integers(0, 2**16))
+def test_centred_prox_commutes_with_offset_and_scale(a, b, complex_, seed):
+    """``center=True``: P(a + b x) = a + b P(x) for b > 0 (real images; complex ones with the
+    offset along their mean, so that the mean phase stays), for any weights, and a constant
+    image is a fixed point."""
+    torch.manual_seed(seed)
+    P = perturb(priors.ResNetProx(features=4, channels=2 if complex_ else 1, center=True,
+                                  norm=False, scales=2)).eval()
+    dtype = torch.complex128 if complex_ else torch.float64
+    P = P.double()
+    x = torch.randn(2, H, W, dtype=dtype)
+    if complex_:
+        x = x + 3 * np.exp(0.4j)
+        m = x.mean(dim=(-2, -1), keepdim=True)
+        a = max(a, -0.9 * b) * m / m.abs()  # along the mean, which keeps its phase
+    tol = 1e-7 * (float(torch.as_tensor(a).abs().max()) + b)
+    with torch.no_grad():
+        torch.testing.assert_close(P(a + b * x), a + b * P(x), rtol=1e-7, atol=tol)
+        c = torch.full((1, H, W), 2.5, dtype=dtype)
+        torch.testing.assert_close(P(c), c)
+        torch.testing.assert_close(P(torch.zeros_like(x)), torch.zeros_like(x))
+
+
+def test_centring_changes_the_map_and_needs_normalize():
+    x = torch.rand(2, H, W)
+    P = perturb(priors.ResNetProx(features=4, channels=1)).eval()
+    C = priors.ResNetProx(features=4, channels=1, center=True).eval()
+    C.load_state_dict(P.state_dict())
+    with torch.no_grad():
+        assert not torch.allclose(P(x), C(x))
+        # without centring the map does not commute with an offset
+        assert not torch.allclose(P(0.5 + x), 0.5 + P(x), atol=1e-4)
+        torch.testing.assert_close(C.fold_norm()(x), C(x), rtol=1e-5, atol=1e-5)
+    assert C.fold_norm().center
+    with pytest.raises(ValueError, match="center=True needs normalize=True"):
+        priors.ResNetProx(features=4, center=True, normalize=False)
+    with pytest.raises(TypeError, match="center must be True or False"):
+        priors.ResNetProx(features=4, center=1)
 
 
 def test_hard_data_consistency_fits_the_data():

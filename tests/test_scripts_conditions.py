@@ -46,7 +46,7 @@ def test_tight_field_of_view_crops_to_the_object_then_to_the_side_in_k_space(scr
 def test_one_table_of_conditions_at_a_time(scripts, capsys):
     conditions = scripts[0]
     for flags in (["--scan-like", "--edge"], ["--edge", "--interpolated"],
-                  ["--interpolated", "--ghosted"]):
+                  ["--interpolated", "--ghosted"], ["--ghosted", "--low-contrast"]):
         with pytest.raises(SystemExit):
             conditions.main(["mri-general", *flags])
         assert "one at a time" in capsys.readouterr().err
@@ -74,6 +74,23 @@ def test_interpolated_keeps_only_the_centre_of_k_space_and_filtered_is_a_window(
     assert np.allclose(conditions.filtered(x, 0.0), x, atol=1e-5)
     f = conditions.filtered(x, 1.0)
     assert np.abs(np.diff(f, axis=-1)).mean() < np.abs(np.diff(x, axis=-1)).mean()
+
+
+def test_compressed_lowers_the_contrast_inside_the_object_or_in_a_tight_view(scripts):
+    conditions = scripts[0]
+    rng = np.random.default_rng(0)
+    x = np.zeros((2, 48, 40), np.float32)
+    x[:, 8:40, 6:34] = rng.uniform(0.2, 1.0, (2, 32, 28))
+    y = conditions.compressed(x, 0.25)
+    assert y.shape == x.shape and y.dtype == np.float32
+    fg = x > 0
+    assert (y[~fg] == 0).all()
+    cv = lambda a, m: a[m].std() / a[m].mean()  # noqa: E731
+    assert cv(y, fg) < 0.4 * cv(x, fg)
+    t = conditions.compressed(x, 0.5, everywhere=True, side=16)
+    tight = conditions.tight_field_of_view(x, 16)
+    assert t.shape == tight.shape == (2, 16, 14)
+    assert cv(t, t > -1) < 0.7 * cv(tight, tight > -1)
 
 
 def test_ghosted_adds_the_half_field_of_view_copy_along_the_first_axis(scripts):

@@ -277,35 +277,54 @@ def test_nyquist_ghost_is_the_half_field_of_view_copy():
     assert ghost.size and 0.02 <= ghost.max() <= 0.15
 
 
-def test_p_ghost_sets_the_share_of_ghosted_references(tmp_path, monkeypatch):
-    """``--p-ghost`` reaches the pool; that share of the (non-crisp) samples goes through
-    :func:`synth.nyquist_ghost`; 0 draws no extra number, so the samples stay those of the
-    pool without the option."""
+@pytest.mark.parametrize("name, func", [("p_ghost", "nyquist_ghost"),
+                                        ("p_low_contrast", "low_contrast")])
+def test_share_options_set_the_share_of_references_changed(tmp_path, monkeypatch, name, func):
+    """``--p-ghost`` / ``--p-low-contrast`` reach the pool; that share of the (non-crisp)
+    samples goes through :func:`synth.nyquist_ghost` / :func:`synth.low_contrast`; 0 draws
+    no extra number, so the samples stay those of the pool without the option."""
     from npgd.train import TrainConfig, loop
 
     cfg = TrainConfig(features=4, iters=2, steps=1, batch_size=2, val_slices=0, data="mix",
-                      p_ghost=0.4)
-    assert loop._setup(cfg, tmp_path, "cpu")[0].data.p_ghost == 0.4
+                      **{name: 0.4})
+    assert getattr(loop._setup(cfg, tmp_path, "cpu")[0].data, name) == 0.4
     calls = []
-    real = synth.nyquist_ghost
+    real = getattr(synth, func)
 
     def spy(x, rng, *a, **kw):
         calls.append(x.shape)
         return real(x, rng, *a, **kw)
 
-    monkeypatch.setattr(synth, "nyquist_ghost", spy)
-    d = synth.SynthData(sources=(), val_samples=0, shape_range=(48, 56), p_ghost=0.5)
+    monkeypatch.setattr(synth, func, spy)
+    d = synth.SynthData(sources=(), val_samples=0, shape_range=(48, 56), **{name: 0.5})
     d.batch(0, 0, 60)
     assert 0.3 < len(calls) / 60 < 0.7
-    assert d.describe()["p_ghost"] == 0.5
+    assert d.describe()[name] == 0.5
     calls.clear()
     plain, zero = (synth.SynthData(sources=(), val_samples=0, shape_range=(48, 56), **kw)
-                   .batch(3, 1, 4) for kw in ({}, {"p_ghost": 0.0}))
+                   .batch(3, 1, 4) for kw in ({}, {name: 0.0}))
     assert calls == []
     assert all(np.array_equal(a, b) for a, b in zip(plain, zero, strict=True))
 
 
-@pytest.mark.parametrize("name", ["p_leaves", "p_ghost"])
+def test_low_contrast_compresses_towards_the_mean():
+    """:func:`synth.low_contrast` shrinks the spread about the mean (everywhere, or inside the
+    object with the background kept), and is reproducible."""
+    rng = np.random.default_rng(0)
+    x = np.zeros((40, 40), np.float32)
+    x[8:32, 8:32] = rng.uniform(0.2, 1.0, (24, 24))
+    inside = synth.low_contrast(x, np.random.default_rng(1), factor=0.2, everywhere=False)
+    assert (inside[x == 0] == 0).all()
+    fg = x > 0
+    ratio = inside[fg].std() / inside[fg].mean() / (x[fg].std() / x[fg].mean())
+    assert 0.1 < ratio < 0.3
+    every = synth.low_contrast(x, np.random.default_rng(1), factor=0.2, everywhere=True)
+    assert every.min() > 0.3 and abs(np.percentile(every, 99.5) - 1) < 1e-5
+    np.testing.assert_array_equal(synth.low_contrast(x, np.random.default_rng(5)),
+                                  synth.low_contrast(x, np.random.default_rng(5)))
+
+
+@pytest.mark.parametrize("name", ["p_leaves", "p_ghost", "p_low_contrast"])
 def test_share_options_are_checked(name):
     """A share out of [0, 1], or one given with data other than mix/mix-crisp, is an error
     naming it, from the training settings and from the pool alike."""

@@ -498,7 +498,8 @@ def test_check_architecture_accepts_exactly_the_bounded_configs(features, blocks
           and 1 <= iters <= zoo.MAX_ITERS and 1 <= scales <= zoo.MAX_SCALES
           and params <= zoo.MAX_PARAMETERS)
     if ok:
-        assert zoo.check_architecture(cfg) == {**cfg, "norm": True, "task": "mri"}
+        assert zoo.check_architecture(cfg) == {**cfg, "norm": True, "center": False,
+                                               "task": "mri"}
     else:
         with pytest.raises(ValueError, match="features|blocks|iters|scales|parameters"):
             zoo.check_architecture(cfg)
@@ -648,6 +649,24 @@ def test_resume_of_a_grown_run_keeps_its_rate_groups_without_the_init_file(tmp_p
     b = models.load_checkpoint(tmp_path / "cut" / "last.pt")
     assert b["step"] == 4 and b["added"] == added
     assert_same(a["model"], b["model"])
+
+
+def test_init_into_a_centred_run_keeps_the_weights(tmp_path):
+    """``init`` of a file without ``center`` into a ``center`` run copies every weight; the
+    saved file keeps ``center`` (a model that loads centres); back is refused."""
+    train.train(tiny(steps=2, norm=False), tmp_path / "a", progress=False)
+    src = str(tmp_path / "a" / "model.pt")
+    cfg = tiny(steps=2, norm=False, center=True, init=src)
+    net = models.build_model(cfg)
+    loop._load_init(net, cfg)
+    assert_same(models.load_model(src).state_dict(), net.state_dict())
+    assert net.prox.center and not models.load_model(src).prox.center
+    trained = train.train(cfg, tmp_path / "b", progress=False)
+    assert trained.prox.center and models.load_model(tmp_path / "b" / "model.pt").prox.center
+    assert models.architecture(trained)["center"] is True
+    with pytest.raises(ValueError, match=r"'center': \(True, False\)"):
+        train.train(tiny(steps=1, norm=False, init=str(tmp_path / "b" / "model.pt")),
+                    tmp_path / "c", progress=False)
 
 
 @pytest.mark.parametrize("shared", [True, False])

@@ -96,9 +96,10 @@ def check_architecture(config: Any, where: str = "config") -> dict:
     :math:`c\\,(18(b + s - 1) + 2)\\,f^2` for ``c`` copies of ``b`` blocks and ``s`` scales
     of ``f`` features). Other keys are ignored; ``norm`` (batch norm in the residual blocks,
     a bool; ``True`` where a config lacks it, as files written before the option do),
-    ``scales`` (the resolutions of the proximal, in [1, 8]; 1 where a config lacks it) and
-    ``task`` (``"mri"`` or ``"sr"``, the image channels, ``"mri"`` where a config lacks it)
-    are returned too. Raises ValueError
+    ``scales`` (the resolutions of the proximal, in [1, 8]; 1 where a config lacks it),
+    ``center`` (the proximal removes each sample's mean, :class:`npgd.priors.ResNetProx`; a
+    bool, ``False`` where a config lacks it) and ``task`` (``"mri"`` or ``"sr"``, the image
+    channels, ``"mri"`` where a config lacks it) are returned too. Raises ValueError
     naming ``where``, the key and the expected range; a missing key is named too.
 
     Examples
@@ -131,6 +132,10 @@ def check_architecture(config: Any, where: str = "config") -> dict:
         raise ValueError(f"{where}: norm must be True or False, got {arch['norm']!r}")
     # files written before the option work at one resolution
     arch["scales"] = check_int(where, "scales", c.get("scales", 1), 1, MAX_SCALES)
+    # files written before the option do not remove the mean (ResNetProx center)
+    arch["center"] = c.get("center", False)
+    if not isinstance(arch["center"], bool):
+        raise ValueError(f"{where}: center must be True or False, got {arch['center']!r}")
     arch["task"] = c.get("task", "mri")
     if arch["task"] not in _CHANNELS:
         raise ValueError(f"{where}: task must be 'mri' or 'sr', got {arch['task']!r}")
@@ -169,7 +174,7 @@ def build_model(config: Any) -> NeuralPGD:
     arch = check_architecture({**_DEFAULTS, **c}, "build_model")
     prox = ResNetProx(features=arch["features"], blocks=arch["blocks"],
                       channels=_CHANNELS[arch["task"]], norm=arch["norm"],
-                      scales=arch["scales"])
+                      scales=arch["scales"], center=arch["center"])
     step = 1.0
     if arch["task"] == "sr":
         step = float(check_int("build_model", "factor", c.get("factor", 2), 1)) ** 2
@@ -179,8 +184,8 @@ def build_model(config: Any) -> NeuralPGD:
 
 def architecture(net: NeuralPGD) -> dict:
     """The config of a built network, read off its modules: ``features``, ``blocks``,
-    ``scales``, ``iters``, ``shared``, ``norm``, ``data_consistency`` and ``task`` (``"sr"`` for a
-    one-channel proximal), such that ``build_model(architecture(net))`` has the same
+    ``scales``, ``iters``, ``shared``, ``norm``, ``center``, ``data_consistency`` and ``task``
+    (``"sr"`` for a one-channel proximal), such that ``build_model(architecture(net))`` has the same
     parameters (names and shapes) as ``net``.
 
     Examples
@@ -199,7 +204,7 @@ def architecture(net: NeuralPGD) -> dict:
     task = {c: t for t, c in _CHANNELS.items()}[prox.channels]
     return {"features": prox.head.out_channels, "blocks": len(prox.blocks),
             "scales": prox.scales, "iters": net.iters, "shared": net.shared, "norm": prox.norm,
-            "data_consistency": net.data_consistency, "task": task}
+            "center": prox.center, "data_consistency": net.data_consistency, "task": task}
 
 
 def save_model(net: NeuralPGD, path: str | os.PathLike, *, factor: int | None = None,

@@ -17,6 +17,8 @@ Complex images are also turned by their per-sample mean phase
 is arbitrary (it comes from the scanner, or from the phase convention of coil maps), and a
 network that sees it gave results 4 to 8 dB apart on the same images turned by different
 phases (the shipped MRI models, before 2026-12-06). Real images are unchanged by it.
+:class:`ResNetProx` can also remove each sample's mean first (``center=True``), which makes
+it commute with adding a constant too.
 """
 
 from __future__ import annotations
@@ -91,6 +93,7 @@ class _ImageProx(nn.Module):
 
     channels: int
     normalize: bool
+    center: bool = False
 
     def _check(self, x: torch.Tensor, where: str) -> None:
         p = next(self.parameters())
@@ -127,10 +130,17 @@ class _ImageProx(nn.Module):
             r = torch.where(mag > 0, m / mag.clamp_min(torch.finfo(mag.dtype).tiny),
                             torch.ones_like(m))
             z, _ = as_channels(x * r.conj(), self.channels, where)
+        mean = None
+        if self.center:
+            # per-sample (per-channel) mean, added back after: the map then commutes with
+            # adding a constant (along the mean phase) as well as with scaling
+            mean = z.mean(dim=(2, 3), keepdim=True)
+            z = z - mean
         # per-sample RMS, floored before the root so that an all-zero input maps to zero
         # and its gradient stays finite (the root's slope is infinite at 0)
         s = z.pow(2).mean(dim=(1, 2, 3), keepdim=True).clamp_min(1e-24).sqrt()
-        out = from_channels(self.net(z / s) * s, x, batch)
+        z = self.net(z / s) * s
+        out = from_channels(z if mean is None else z + mean, x, batch)
         return out if r is None else out * r
 
 
@@ -226,6 +236,15 @@ class ResNetProx(_ImageProx):
     scales : int
         Resolutions the proximal works at: 1 (the papers' proximal) or more, each a coarse
         branch at half the previous resolution after the residual blocks.
+    center : bool
+        With ``normalize``, also remove each sample's mean :math:`m` before the network and
+        restore it after, :math:`P(x) = m + s\\,N((x - m)/s)` with :math:`s` the RMS of
+        :math:`x - m` (complex images: after the phase turn, so :math:`m` lies along the
+        mean phase). The map then commutes with :math:`x \\mapsto a + bx` (:math:`b > 0`, and
+        any complex :math:`b` with :math:`a` along the mean phase), and an image with a large
+        offset and little contrast, a photograph of the moon or a crop that tissue fills,
+        is seen at full contrast: without it the error of the network, relative to the RMS
+        of its input, does not shrink with the contrast (an npgd addition).
 
     Examples
     --------
@@ -242,6 +261,11 @@ class ResNetProx(_ImageProx):
     []
     >>> bool(torch.equal(P(x, 1.0), Q(x, 1.0)))       # the same map as P until trained
     True
+    >>> C = priors.ResNetProx(features=8, channels=1, center=True)
+    >>> _ = torch.nn.init.normal_(C.tail[-1].weight)  # any weights: C(a + b x) = a + b C(x)
+    >>> v = torch.rand(2, 16, 12)
+    >>> bool(torch.allclose(C(0.7 + 0.1 * v, 1.0), 0.7 + 0.1 * C(v, 1.0), atol=1e-5))
+    True
     """
 
     def __init__(
@@ -254,6 +278,7 @@ class ResNetProx(_ImageProx):
         residual: bool = True,
         normalize: bool = True,
         scales: int = 1,
+        center: bool = False,
     ):
         super().__init__()
         for name, v in [("features", features), ("blocks", blocks), ("channels", channels)]:
@@ -261,7 +286,13 @@ class ResNetProx(_ImageProx):
         check_int("ResNetProx", "scales", scales, 1, 8)
         if check_int("ResNetProx", "kernel", kernel) % 2 == 0:
             raise ValueError(f"ResNetProx: kernel must be an odd int >= 1, got {kernel!r}")
+        if not isinstance(center, bool):
+            raise TypeError(f"ResNetProx: center must be True or False, got {center!r}")
+        if center and not normalize:
+            raise ValueError("ResNetProx: center=True needs normalize=True (the mean is "
+                             "removed and restored by the normalisation)")
         self.channels, self.residual, self.normalize = channels, residual, normalize
+        self.center = center
         self.head = nn.Conv2d(channels, features, 3, padding=1)
         self.blocks = nn.Sequential(*[_ResBlock(features, kernel, norm) for _ in range(blocks)])
         self.coarse = nn.Sequential(*[_CoarseBranch(features, kernel, 2**s)
@@ -317,7 +348,8 @@ class ResNetProx(_ImageProx):
         out = ResNetProx(features=head.out_channels, blocks=len(self.blocks),
                          kernel=self.blocks[0].body[0].kernel_size[0], channels=self.channels,
                          norm=False, residual=self.residual, normalize=self.normalize,
-                         scales=self.scales).to(head.weight.device, head.weight.dtype)
+                         scales=self.scales, center=self.center).to(head.weight.device,
+                                                                    head.weight.dtype)
         with torch.no_grad():
             out.head.load_state_dict(self.head.state_dict())
             out.coarse.load_state_dict(self.coarse.state_dict())

@@ -65,6 +65,10 @@ class TrainConfig:
     scales: int = _field(1, "resolutions of each proximal network, in [1, 8]: 1 (the "
                          "papers'), or coarse branches at 1/2, 1/4, ... of the image size "
                          "after the residual blocks (npgd.priors.ResNetProx)")
+    center: bool = _field(False, "the proximal removes each sample's mean before the network "
+                          "and restores it after (npgd.priors.ResNetProx center), so that "
+                          "images with a large offset and little contrast are seen at full "
+                          "contrast")
     iters: int = _field(10, "unrolled iterations (copies of the proximal network)")
     shared: bool = _field(True, "one proximal network shared by all iterations "
                           "(--no-shared: one per iteration)")
@@ -108,6 +112,10 @@ class TrainConfig:
                             "reference carries an EPI Nyquist ghost (a copy shifted by half "
                             "the field of view, 2-15 percent; npgd.train.synth.nyquist_ghost), "
                             "in [0, 1]")
+    p_low_contrast: float = _field(0.0, "fraction of samples with --data mix or mix-crisp "
+                                   "whose reference has its contrast compressed towards its "
+                                   "mean by 0.1-0.6, everywhere or inside the object "
+                                   "(npgd.train.synth.low_contrast), in [0, 1]")
     shape: tuple[int, int] | None = _field(None, "crop/pad training images to H W (mri "
                                            "default: as read; sr: square crops, default "
                                            "48 48)", metavar=("H", "W"))
@@ -142,7 +150,8 @@ class TrainConfig:
                               "--blocks, the new ones starting near the identity, with "
                               "--no-norm, or with fewer --scales, the new branches starting "
                               "at zero, or with fewer --iters, the new copies starting as "
-                              "its last), with a fresh optimizer",
+                              "its last, or one without --center, its weights unchanged), "
+                              "with a fresh optimizer",
                               metavar="CHECKPOINT|MODEL")
     new_lr_scale: float = _field(1.0, "learning-rate multiplier of the weights --init does "
                                  "not provide (added --blocks or --scales; > 0): they start "
@@ -153,7 +162,7 @@ class TrainConfig:
         try:
             check_architecture({f: getattr(self, f) for f in
                                 ("features", "blocks", "scales", "iters", "shared", "norm",
-                                 "data_consistency")},
+                                 "center", "data_consistency")},
                                where)
             if self.shape is not None:
                 self.shape = _shape(self.shape)
@@ -173,14 +182,14 @@ class TrainConfig:
             check_positive_float(where, "lr", self.lr)
             check_positive_float(where, "new_lr_scale", self.new_lr_scale)
             for name in ("beta", "gan_weight", "p_noiseless", "p_images", "p_reference_noise",
-                         "p_leaves", "p_ghost"):
+                         "p_leaves", "p_ghost", "p_low_contrast"):
                 v = check_positive_float(where, name, getattr(self, name), allow_zero=True)
                 if v > 1 or (name == "gan_weight" and v == 1):
                     interval = "[0, 1)" if name == "gan_weight" else "[0, 1]"
                     raise ValueError(f"{where}: {name} must be in {interval}, got {v!r}")
             for name, default in (("p_noiseless", P_NOISELESS), ("p_images", P_IMAGES),
                                   ("p_reference_noise", P_REF_NOISE), ("p_leaves", 0.0),
-                                  ("p_ghost", 0.0)):
+                                  ("p_ghost", 0.0), ("p_low_contrast", 0.0)):
                 if getattr(self, name) != default and self.data not in ("mix", "mix-crisp"):
                     raise ValueError(f"{where}: {name} applies to data 'mix' and 'mix-crisp' "
                                      f"only, got data {self.data!r}")

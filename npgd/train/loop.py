@@ -343,7 +343,8 @@ def _setup(config: TrainConfig, out: Path, device: str | None, custom: dict | No
         d = SynthData(val_samples=config.val_slices, p_noiseless=config.p_noiseless,
                       p_crisp=MIX_CRISP if config.data == "mix-crisp" else 0.0,
                       p_images=config.p_images, p_ref_noise=config.p_reference_noise,
-                      p_leaves=config.p_leaves, p_ghost=config.p_ghost) \
+                      p_leaves=config.p_leaves, p_ghost=config.p_ghost,
+                      p_low_contrast=config.p_low_contrast) \
             if config.data in ("mix", "mix-crisp") else \
             TrainingData(config.data, config.shape, config.val_slices)
         task = task_of(config)
@@ -645,8 +646,10 @@ def _load_init(net: NeuralPGD, config: TrainConfig, init: tuple[dict, dict] | No
     # it, so the longer network first repeats the last proximal gradient step (a shared
     # proximal simply runs more often)
     extend = stored["iters"] < config.iters
+    # no mean removal -> mean removal: the same weights, fine-tuned to the centred input
+    center = not stored.get("center", False) and config.center
     allowed = {"shared": untie, "norm": fold, "blocks": deepen, "scales": widen,
-               "iters": extend}
+               "iters": extend, "center": center}
     diff = {k: (stored[k], getattr(config, k)) for k in stored
             if _norm(stored[k]) != _norm(getattr(config, k)) and not allowed.get(k, False)}
     if diff:
