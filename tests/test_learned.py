@@ -135,6 +135,45 @@ def test_centring_changes_the_map_and_needs_normalize():
         priors.ResNetProx(features=4, center=1)
 
 
+@settings(max_examples=25, deadline=None)
+@given(c=st.floats(0, 50), b=st.floats(1e-3, 1e3), complex_=st.booleans(),
+       seed=st.integers(0, 2**16))
+def test_floor_prox_commutes_with_offsets_of_images_without_dark_background(c, b, complex_,
+                                                                           seed):
+    """``floor=q``: an image whose q-quantile (real part, after the phase turn) is positive
+    maps as P(b (x + c)) = b (P(x) + c) for offsets c >= 0 (complex: along its mean); an
+    image with a dark background maps exactly as without the floor."""
+    torch.manual_seed(seed)
+    channels = 2 if complex_ else 1
+    P = perturb(priors.ResNetProx(features=4, channels=channels, norm=False, scales=2,
+                                  floor=0.05)).double().eval()
+    Q = priors.ResNetProx(features=4, channels=channels, norm=False, scales=2).double().eval()
+    Q.load_state_dict(P.state_dict())
+    g = torch.Generator().manual_seed(seed)
+    x = 0.2 + torch.rand(2, H, W, generator=g, dtype=torch.float64)  # no dark pixels
+    if complex_:
+        x = x * np.exp(0.7j) + 0.01j * torch.randn(2, H, W, generator=g, dtype=torch.float64)
+        m = x.mean(dim=(-2, -1), keepdim=True)
+        c = c * m / m.abs()
+    with torch.no_grad():
+        torch.testing.assert_close(P(b * (x + c)), b * (P(x) + c), rtol=1e-7,
+                                   atol=1e-7 * b * (1 + float(torch.as_tensor(c).abs().max())))
+        assert not torch.allclose(P(x), Q(x))
+        dark = x.clone()
+        dark[:, :4] = 0  # a quarter of the view dark: the quantile is 0, nothing removed
+        torch.testing.assert_close(P(dark), Q(dark), rtol=0, atol=0)
+
+
+def test_floor_and_center_are_checked():
+    for bad in (-0.1, 0.5, True, "0.1"):
+        with pytest.raises(ValueError, match="floor must be a quantile in"):
+            priors.ResNetProx(features=4, floor=bad)
+    with pytest.raises(ValueError, match="floor > 0 needs normalize=True and center=False"):
+        priors.ResNetProx(features=4, floor=0.01, center=True)
+    P = priors.ResNetProx(features=4, channels=1, floor=0.01)
+    assert P.fold_norm().floor == 0.01
+
+
 def test_hard_data_consistency_fits_the_data():
     A, y, _ = problem()
     n = net(data_consistency="hard").eval()

@@ -441,7 +441,7 @@ def test_val_slices_zero_trains_without_validation(tmp_path):
 def test_resume_reuses_the_stored_config(tmp_path):
     train.train(tiny(steps=2, features=6), tmp_path, progress=False)
     cfg = loop.resume_config(tmp_path, {"steps": 3})
-    assert cfg == tiny(steps=3, features=6)
+    assert cfg == tiny(steps=3, features=6, floor=0.0)  # the run stored the floor it took
     assert loop.resume_config(tmp_path, {"features": 6}).steps == 2  # a flag equal to the stored
     with pytest.raises(UsageError, match=r"features \(stored 6, given 4\).*only --steps"):
         loop.resume_config(tmp_path, {"features": 4, "steps": 3})
@@ -499,7 +499,7 @@ def test_check_architecture_accepts_exactly_the_bounded_configs(features, blocks
           and params <= zoo.MAX_PARAMETERS)
     if ok:
         assert zoo.check_architecture(cfg) == {**cfg, "norm": True, "center": False,
-                                               "task": "mri"}
+                                               "floor": 0.0, "task": "mri"}
     else:
         with pytest.raises(ValueError, match="features|blocks|iters|scales|parameters"):
             zoo.check_architecture(cfg)
@@ -651,9 +651,10 @@ def test_resume_of_a_grown_run_keeps_its_rate_groups_without_the_init_file(tmp_p
     assert_same(a["model"], b["model"])
 
 
-def test_init_into_a_centred_run_keeps_the_weights(tmp_path):
+def test_init_into_a_centred_or_floored_run_keeps_the_weights(tmp_path):
     """``init`` of a file without ``center`` into a ``center`` run copies every weight; the
-    saved file keeps ``center`` (a model that loads centres); back is refused."""
+    saved file keeps ``center`` (a model that loads centres); back is refused. Any ``floor``
+    may start from any other, the weights copied."""
     train.train(tiny(steps=2, norm=False), tmp_path / "a", progress=False)
     src = str(tmp_path / "a" / "model.pt")
     cfg = tiny(steps=2, norm=False, center=True, init=src)
@@ -664,6 +665,22 @@ def test_init_into_a_centred_run_keeps_the_weights(tmp_path):
     trained = train.train(cfg, tmp_path / "b", progress=False)
     assert trained.prox.center and models.load_model(tmp_path / "b" / "model.pt").prox.center
     assert models.architecture(trained)["center"] is True
+    # another floor (the level removed before the network) is no architecture change
+    floored = tiny(steps=1, norm=False, center=False, floor=0.01, init=src)
+    net = models.build_model(floored)
+    loop._load_init(net, floored)
+    assert_same(models.load_model(src).state_dict(), net.state_dict())
+    assert net.prox.floor == 0.01 and models.architecture(net)["floor"] == 0.01
+    # a run without --floor keeps its init file's (fine-tuning the default model keeps its
+    # floor), and an explicit one wins
+    models.save_model(net, tmp_path / "f.pt")
+    kept = train.train(tiny(steps=1, norm=False, init=str(tmp_path / "f.pt")), tmp_path / "k",
+                       progress=False)
+    assert kept.prox.floor == 0.01
+    assert models.load_model(tmp_path / "k" / "model.pt").prox.floor == 0.01
+    zero = train.train(tiny(steps=1, norm=False, floor=0.0, init=str(tmp_path / "f.pt")),
+                       tmp_path / "z", progress=False)
+    assert zero.prox.floor == 0.0
     with pytest.raises(ValueError, match=r"'center': \(True, False\)"):
         train.train(tiny(steps=1, norm=False, init=str(tmp_path / "b" / "model.pt")),
                     tmp_path / "c", progress=False)

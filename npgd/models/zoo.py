@@ -43,7 +43,8 @@ MODELS = {
         "log-normalized (P2) loss, the last stages with 60 % noiseless samples, the fifth "
         "with the coarse branches added, the sixth the average of two fine-tunings of the "
         "fifth (dead-leaves images; more noisy samples), the seventh the sixth lengthened "
-        "from 10 to 12 iterations and fine-tuned; the default model; see "
+        "from 10 to 12 iterations and fine-tuned, the eighth the seventh with a floor level "
+        "removed by every proximal (ResNetProx floor=0.001); the default model; see "
         "npgd/models/weights/README.md",
     ),
     "mri-brain-5x": (
@@ -98,8 +99,10 @@ def check_architecture(config: Any, where: str = "config") -> dict:
     a bool; ``True`` where a config lacks it, as files written before the option do),
     ``scales`` (the resolutions of the proximal, in [1, 8]; 1 where a config lacks it),
     ``center`` (the proximal removes each sample's mean, :class:`npgd.priors.ResNetProx`; a
-    bool, ``False`` where a config lacks it) and ``task`` (``"mri"`` or ``"sr"``, the image
-    channels, ``"mri"`` where a config lacks it) are returned too. Raises ValueError
+    bool, ``False`` where a config lacks it), ``floor`` (the quantile whose level the
+    proximal removes where positive, in [0, 0.5); 0 where a config lacks it) and ``task``
+    (``"mri"`` or ``"sr"``, the image channels, ``"mri"`` where a config lacks it) are
+    returned too. Raises ValueError
     naming ``where``, the key and the expected range; a missing key is named too.
 
     Examples
@@ -136,6 +139,19 @@ def check_architecture(config: Any, where: str = "config") -> dict:
     arch["center"] = c.get("center", False)
     if not isinstance(arch["center"], bool):
         raise ValueError(f"{where}: center must be True or False, got {arch['center']!r}")
+    # files written before the option remove no floor (ResNetProx floor); None (a training
+    # config that takes its --init file's) builds as 0 until resolved
+    arch["floor"] = c.get("floor", 0.0)
+    if arch["floor"] is None:
+        arch["floor"] = 0.0
+    if isinstance(arch["floor"], bool) or not isinstance(arch["floor"], (int, float)) \
+            or not 0 <= arch["floor"] < 0.5:
+        raise ValueError(f"{where}: floor must be a quantile in [0, 0.5), got "
+                         f"{arch['floor']!r}")
+    arch["floor"] = float(arch["floor"])
+    if arch["floor"] and arch["center"]:
+        raise ValueError(f"{where}: floor and center exclude each other (one level is "
+                         "removed: the mean or the floor)")
     arch["task"] = c.get("task", "mri")
     if arch["task"] not in _CHANNELS:
         raise ValueError(f"{where}: task must be 'mri' or 'sr', got {arch['task']!r}")
@@ -174,7 +190,7 @@ def build_model(config: Any) -> NeuralPGD:
     arch = check_architecture({**_DEFAULTS, **c}, "build_model")
     prox = ResNetProx(features=arch["features"], blocks=arch["blocks"],
                       channels=_CHANNELS[arch["task"]], norm=arch["norm"],
-                      scales=arch["scales"], center=arch["center"])
+                      scales=arch["scales"], center=arch["center"], floor=arch["floor"])
     step = 1.0
     if arch["task"] == "sr":
         step = float(check_int("build_model", "factor", c.get("factor", 2), 1)) ** 2
@@ -184,7 +200,8 @@ def build_model(config: Any) -> NeuralPGD:
 
 def architecture(net: NeuralPGD) -> dict:
     """The config of a built network, read off its modules: ``features``, ``blocks``,
-    ``scales``, ``iters``, ``shared``, ``norm``, ``center``, ``data_consistency`` and ``task``
+    ``scales``, ``iters``, ``shared``, ``norm``, ``center``, ``floor``, ``data_consistency``
+    and ``task``
     (``"sr"`` for a one-channel proximal), such that ``build_model(architecture(net))`` has the same
     parameters (names and shapes) as ``net``.
 
@@ -204,7 +221,8 @@ def architecture(net: NeuralPGD) -> dict:
     task = {c: t for t, c in _CHANNELS.items()}[prox.channels]
     return {"features": prox.head.out_channels, "blocks": len(prox.blocks),
             "scales": prox.scales, "iters": net.iters, "shared": net.shared, "norm": prox.norm,
-            "center": prox.center, "data_consistency": net.data_consistency, "task": task}
+            "center": prox.center, "floor": prox.floor,
+            "data_consistency": net.data_consistency, "task": task}
 
 
 def save_model(net: NeuralPGD, path: str | os.PathLike, *, factor: int | None = None,

@@ -17,12 +17,15 @@ Complex images are also turned by their per-sample mean phase
 is arbitrary (it comes from the scanner, or from the phase convention of coil maps), and a
 network that sees it gave results 4 to 8 dB apart on the same images turned by different
 phases (the shipped MRI models, before 2026-12-06). Real images are unchanged by it.
-:class:`ResNetProx` can also remove each sample's mean first (``center=True``), which makes
-it commute with adding a constant too.
+:class:`ResNetProx` can also remove a level first and restore it after: each sample's mean
+(``center=True``), which makes it commute with adding a constant, or, where positive, a low
+quantile of its real part (``floor=q``), which makes the darkest pixels of a view without
+dark background its zero level (the default MRI model has ``floor=0.001``).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -94,6 +97,7 @@ class _ImageProx(nn.Module):
     channels: int
     normalize: bool
     center: bool = False
+    floor: float = 0.0
 
     def _check(self, x: torch.Tensor, where: str) -> None:
         p = next(self.parameters())
@@ -130,17 +134,26 @@ class _ImageProx(nn.Module):
             r = torch.where(mag > 0, m / mag.clamp_min(torch.finfo(mag.dtype).tiny),
                             torch.ones_like(m))
             z, _ = as_channels(x * r.conj(), self.channels, where)
-        mean = None
+        shift = None
         if self.center:
             # per-sample (per-channel) mean, added back after: the map then commutes with
             # adding a constant (along the mean phase) as well as with scaling
-            mean = z.mean(dim=(2, 3), keepdim=True)
-            z = z - mean
+            shift = z.mean(dim=(2, 3), keepdim=True)
+        elif self.floor:
+            # the floor-quantile of the (phase-turned) real part, where positive, becomes the
+            # zero level: the darkest pixels of an image that has no dark background
+            # (tissue filling the view) play the background the network knows
+            flat = z[:, :1].flatten(1)
+            k = max(1, math.ceil(self.floor * flat.shape[1]))
+            a = flat.kthvalue(k, dim=1).values.clamp_min(0)
+            shift = F.pad(a[:, None, None, None], (0, 0, 0, 0, 0, z.shape[1] - 1))
+        if shift is not None:
+            z = z - shift
         # per-sample RMS, floored before the root so that an all-zero input maps to zero
         # and its gradient stays finite (the root's slope is infinite at 0)
         s = z.pow(2).mean(dim=(1, 2, 3), keepdim=True).clamp_min(1e-24).sqrt()
         z = self.net(z / s) * s
-        out = from_channels(z if mean is None else z + mean, x, batch)
+        out = from_channels(z if shift is None else z + shift, x, batch)
         return out if r is None else out * r
 
 
@@ -236,6 +249,15 @@ class ResNetProx(_ImageProx):
     scales : int
         Resolutions the proximal works at: 1 (the papers' proximal) or more, each a coarse
         branch at half the previous resolution after the residual blocks.
+    floor : float
+        A quantile :math:`q` in [0, 0.5). With ``normalize`` and :math:`q > 0`, the
+        :math:`q`-quantile :math:`a` of each sample's real part (complex images: after the
+        phase turn) is, where positive, removed before the network and restored after,
+        :math:`P(x) = a + s\\,N((x - a)/s)`: the darkest pixels of an image without a dark
+        background (tissue filling the view) become the zero level that the network knows
+        from backgrounds, and the map commutes with adding a constant to such an image;
+        images with a dark background (:math:`a \\le 0`) are mapped as with :math:`q = 0`
+        (an npgd addition).
     center : bool
         With ``normalize``, also remove each sample's mean :math:`m` before the network and
         restore it after, :math:`P(x) = m + s\\,N((x - m)/s)` with :math:`s` the RMS of
@@ -279,6 +301,7 @@ class ResNetProx(_ImageProx):
         normalize: bool = True,
         scales: int = 1,
         center: bool = False,
+        floor: float = 0.0,
     ):
         super().__init__()
         for name, v in [("features", features), ("blocks", blocks), ("channels", channels)]:
@@ -291,8 +314,14 @@ class ResNetProx(_ImageProx):
         if center and not normalize:
             raise ValueError("ResNetProx: center=True needs normalize=True (the mean is "
                              "removed and restored by the normalisation)")
+        if isinstance(floor, bool) or not isinstance(floor, (int, float)) \
+                or not 0 <= floor < 0.5:
+            raise ValueError(f"ResNetProx: floor must be a quantile in [0, 0.5), got {floor!r}")
+        if floor and (center or not normalize):
+            raise ValueError("ResNetProx: floor > 0 needs normalize=True and center=False (one "
+                             "level is removed: the mean or the floor)")
         self.channels, self.residual, self.normalize = channels, residual, normalize
-        self.center = center
+        self.center, self.floor = center, float(floor)
         self.head = nn.Conv2d(channels, features, 3, padding=1)
         self.blocks = nn.Sequential(*[_ResBlock(features, kernel, norm) for _ in range(blocks)])
         self.coarse = nn.Sequential(*[_CoarseBranch(features, kernel, 2**s)
@@ -348,8 +377,8 @@ class ResNetProx(_ImageProx):
         out = ResNetProx(features=head.out_channels, blocks=len(self.blocks),
                          kernel=self.blocks[0].body[0].kernel_size[0], channels=self.channels,
                          norm=False, residual=self.residual, normalize=self.normalize,
-                         scales=self.scales, center=self.center).to(head.weight.device,
-                                                                    head.weight.dtype)
+                         scales=self.scales, center=self.center,
+                         floor=self.floor).to(head.weight.device, head.weight.dtype)
         with torch.no_grad():
             out.head.load_state_dict(self.head.state_dict())
             out.coarse.load_state_dict(self.coarse.state_dict())

@@ -69,6 +69,13 @@ class TrainConfig:
                           "and restores it after (npgd.priors.ResNetProx center), so that "
                           "images with a large offset and little contrast are seen at full "
                           "contrast")
+    floor: float | None = _field(None, "quantile in [0, 0.5): the proximal removes this "
+                                 "quantile of each sample's real part, where positive, before "
+                                 "the network and restores it after (npgd.priors.ResNetProx "
+                                 "floor), so that the darkest pixels of a view without a dark "
+                                 "background become its zero level (default: the --init "
+                                 "file's, 0 without --init; the default model has 0.001)",
+                                 metavar="Q")
     iters: int = _field(10, "unrolled iterations (copies of the proximal network)")
     shared: bool = _field(True, "one proximal network shared by all iterations "
                           "(--no-shared: one per iteration)")
@@ -150,7 +157,8 @@ class TrainConfig:
                               "--blocks, the new ones starting near the identity, with "
                               "--no-norm, or with fewer --scales, the new branches starting "
                               "at zero, or with fewer --iters, the new copies starting as "
-                              "its last, or one without --center, its weights unchanged), "
+                              "its last, or one without --center or with another --floor, "
+                              "its weights unchanged), "
                               "with a fresh optimizer",
                               metavar="CHECKPOINT|MODEL")
     new_lr_scale: float = _field(1.0, "learning-rate multiplier of the weights --init does "
@@ -162,7 +170,7 @@ class TrainConfig:
         try:
             check_architecture({f: getattr(self, f) for f in
                                 ("features", "blocks", "scales", "iters", "shared", "norm",
-                                 "center", "data_consistency")},
+                                 "center", "floor", "data_consistency")},
                                where)
             if self.shape is not None:
                 self.shape = _shape(self.shape)

@@ -179,6 +179,10 @@ def _train(config: TrainConfig, out: Path, resume: bool, overwrite: bool, device
         last = out / "last.pt"
         resumed = load_checkpoint(last) if resume and last.is_file() else None
         init = _init_architecture(config) if config.init and resumed is None else None
+        if config.floor is None:  # the level the proximal removes: the run's, the init's, 0
+            floor = (resumed["config"].get("floor") if resumed is not None else
+                     init[1]["floor"] if init is not None else None)
+            config = dataclasses.replace(config, floor=floor or 0.0)
         run, owner = _setup(config, out, device, custom, resumed, init)
         _resume_or_init(run, resumed, init)
         if workers:
@@ -649,7 +653,8 @@ def _load_init(net: NeuralPGD, config: TrainConfig, init: tuple[dict, dict] | No
     # no mean removal -> mean removal: the same weights, fine-tuned to the centred input
     center = not stored.get("center", False) and config.center
     allowed = {"shared": untie, "norm": fold, "blocks": deepen, "scales": widen,
-               "iters": extend, "center": center}
+               "iters": extend, "center": center,
+               "floor": True}  # the level removed before the network: weights unchanged
     diff = {k: (stored[k], getattr(config, k)) for k in stored
             if _norm(stored[k]) != _norm(getattr(config, k)) and not allowed.get(k, False)}
     if diff:

@@ -42,7 +42,9 @@ from a wide, reproducible distribution built only from data available offline:
   larger part of the contrast, and a prior that never saw such images removed too little of
   it and blurred what contrast there was: 1.4 to 3.5 dB behind tuned CS on brain crops whose
   contrast was halved or quartered, where it led by 1.5 dB at full contrast (the stage-7
-  default model, 2026-12-07).
+  default model, 2026-12-07). 300 steps of fine-tuning with these samples hardly moved that;
+  the default model removes a floor level instead (:class:`npgd.priors.ResNetProx`
+  ``floor``).
 - **EPI ghosts** (``p_ghost``, off by default; ``npgd train --p-ghost P``): that share of the
   references carry a Nyquist ghost, the copy of the image shifted by half the field of view
   along the phase-encoding axis that echo-planar scans (diffusion b0, fMRI) show when their
