@@ -222,6 +222,8 @@ LOW_CONTRAST = [("5x vd, contrast 1/2", 5.0, "vd", None, 0.0, partial(compressed
                 ("5x vd, tight 96, contrast 1/2", 5.0, "vd", None, 0.0,
                  partial(compressed, factor=0.5, everywhere=True, side=96)),
                 ("5x vd, tight 96, contrast 1/4", 5.0, "vd", None, 0.0,
+                 partial(compressed, factor=0.25, everywhere=True, side=96)),
+                ("5x vd 30 dB, tight 96, contrast 1/4", 5.0, "vd", 30.0, 0.0,
                  partial(compressed, factor=0.25, everywhere=True, side=96))]
 
 
