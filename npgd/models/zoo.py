@@ -24,7 +24,7 @@ import torch
 
 from npgd._util import check_int
 from npgd.models.checkpoint import FORMAT, load_checkpoint, save_checkpoint
-from npgd.priors.learned import ResNetProx
+from npgd.priors.learned import ResNetProx, check_floor
 from npgd.solvers.unrolled import NeuralPGD
 
 __all__ = ["DEFAULT_MODEL", "MODELS", "architecture", "average_models", "build_model",
@@ -141,14 +141,8 @@ def check_architecture(config: Any, where: str = "config") -> dict:
         raise ValueError(f"{where}: center must be True or False, got {arch['center']!r}")
     # files written before the option remove no floor (ResNetProx floor); None (a training
     # config that takes its --init file's) builds as 0 until resolved
-    arch["floor"] = c.get("floor", 0.0)
-    if arch["floor"] is None:
-        arch["floor"] = 0.0
-    if isinstance(arch["floor"], bool) or not isinstance(arch["floor"], (int, float)) \
-            or not 0 <= arch["floor"] < 0.5:
-        raise ValueError(f"{where}: floor must be a quantile in [0, 0.5), got "
-                         f"{arch['floor']!r}")
-    arch["floor"] = float(arch["floor"])
+    floor = c.get("floor", 0.0)
+    arch["floor"] = check_floor(where, 0.0 if floor is None else floor)
     if arch["floor"] and arch["center"]:
         raise ValueError(f"{where}: floor and center exclude each other (one level is "
                          "removed: the mean or the floor)")
@@ -201,9 +195,8 @@ def build_model(config: Any) -> NeuralPGD:
 def architecture(net: NeuralPGD) -> dict:
     """The config of a built network, read off its modules: ``features``, ``blocks``,
     ``scales``, ``iters``, ``shared``, ``norm``, ``center``, ``floor``, ``data_consistency``
-    and ``task``
-    (``"sr"`` for a one-channel proximal), such that ``build_model(architecture(net))`` has the same
-    parameters (names and shapes) as ``net``.
+    and ``task`` (``"sr"`` for a one-channel proximal), such that
+    ``build_model(architecture(net))`` has the same parameters (names and shapes) as ``net``.
 
     Examples
     --------

@@ -35,7 +35,19 @@ from torch import nn
 from npgd import backend
 from npgd._util import check_int
 
-__all__ = ["ResNetProx", "SwishProx", "as_channels", "from_channels"]
+__all__ = ["ResNetProx", "SwishProx", "as_channels", "check_floor", "from_channels"]
+
+
+def check_floor(where: str, floor: Any) -> float:
+    """``floor`` (:class:`ResNetProx`) as a float, checked: a quantile in [0, 0.5); else a
+    ValueError naming ``where``.
+
+    >>> check_floor("demo", 0.001)
+    0.001
+    """
+    if isinstance(floor, bool) or not isinstance(floor, (int, float)) or not 0 <= floor < 0.5:
+        raise ValueError(f"{where}: floor must be a quantile in [0, 0.5), got {floor!r}")
+    return float(floor)
 
 
 def as_channels(x: torch.Tensor, channels: int, where: str) -> tuple[torch.Tensor, tuple]:
@@ -264,9 +276,10 @@ class ResNetProx(_ImageProx):
         :math:`x - m` (complex images: after the phase turn, so :math:`m` lies along the
         mean phase). The map then commutes with :math:`x \\mapsto a + bx` (:math:`b > 0`, and
         any complex :math:`b` with :math:`a` along the mean phase), and an image with a large
-        offset and little contrast, a photograph of the moon or a crop that tissue fills,
-        is seen at full contrast: without it the error of the network, relative to the RMS
-        of its input, does not shrink with the contrast (an npgd addition).
+        offset and little contrast is seen at full contrast: without it the error of the
+        network, relative to the RMS of its input, does not shrink with the contrast. It
+        also hides the zero level, which MR magnitude images carry (an npgd addition; the
+        docs page "The general MRI model" has what it did there).
 
     Examples
     --------
@@ -314,14 +327,12 @@ class ResNetProx(_ImageProx):
         if center and not normalize:
             raise ValueError("ResNetProx: center=True needs normalize=True (the mean is "
                              "removed and restored by the normalisation)")
-        if isinstance(floor, bool) or not isinstance(floor, (int, float)) \
-                or not 0 <= floor < 0.5:
-            raise ValueError(f"ResNetProx: floor must be a quantile in [0, 0.5), got {floor!r}")
+        floor = check_floor("ResNetProx", floor)
         if floor and (center or not normalize):
             raise ValueError("ResNetProx: floor > 0 needs normalize=True and center=False (one "
                              "level is removed: the mean or the floor)")
         self.channels, self.residual, self.normalize = channels, residual, normalize
-        self.center, self.floor = center, float(floor)
+        self.center, self.floor = center, floor
         self.head = nn.Conv2d(channels, features, 3, padding=1)
         self.blocks = nn.Sequential(*[_ResBlock(features, kernel, norm) for _ in range(blocks)])
         self.coarse = nn.Sequential(*[_CoarseBranch(features, kernel, 2**s)
