@@ -452,6 +452,21 @@ def test_resume_reuses_the_stored_config(tmp_path):
         train.train(tiny(steps=2, features=6), tmp_path, resume=True, progress=False)
 
 
+def test_a_run_written_before_the_floor_option_resumes(tmp_path):
+    """``last.pt`` files written before ``floor`` existed lack it: they resume (as floor 0),
+    through the stored config and through a config given again without ``floor``."""
+    train.train(tiny(steps=2), tmp_path, progress=False)
+    state = models.load_checkpoint(tmp_path / "last.pt")
+    del state["config"]["floor"]
+    checkpoint.save_checkpoint(tmp_path / "last.pt", state)
+    cfg = loop.resume_config(tmp_path, {"steps": 3})
+    assert cfg.floor == 0.0
+    net = train.train(cfg, tmp_path, resume=True, progress=False)
+    assert net.prox.floor == 0.0 and models.load_checkpoint(tmp_path / "last.pt")["step"] == 3
+    train.train(tiny(steps=4), tmp_path, resume=True, progress=False)
+    assert models.load_checkpoint(tmp_path / "last.pt")["config"]["floor"] == 0.0
+
+
 # --------------------------------------------------------------------------------------------
 # bounded, validated checkpoints
 

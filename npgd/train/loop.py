@@ -705,8 +705,10 @@ def _stored_config(state: dict, where: str) -> TrainConfig:
     if not isinstance(state.get("config"), dict):
         raise DataError(f"{where}: no training config stored, expected an npgd checkpoint "
                         "written by npgd train")
+    # a run stores the floor it took (a float); runs written before the option had none
+    config = {"floor": 0.0, **state["config"]}
     try:
-        return TrainConfig.from_dict(state["config"], where)
+        return TrainConfig.from_dict(config, where)
     except ValueError as e:
         raise DataError(str(e)) from None
 
