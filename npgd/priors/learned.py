@@ -301,6 +301,16 @@ class ResNetProx(_ImageProx):
     >>> v = torch.rand(2, 16, 12)
     >>> bool(torch.allclose(C(0.7 + 0.1 * v, 1.0), 0.7 + 0.1 * C(v, 1.0), atol=1e-5))
     True
+    >>> Fl = priors.ResNetProx(features=8, channels=1, floor=0.01)
+    >>> _ = Fl.load_state_dict(C.state_dict())
+    >>> bright = 0.5 + v                                # no dark pixels: an offset commutes
+    >>> bool(torch.allclose(Fl(bright + 2.0, 1.0), Fl(bright, 1.0) + 2.0, atol=1e-5))
+    True
+    >>> P1 = priors.ResNetProx(features=8, channels=1)
+    >>> _ = P1.load_state_dict(C.state_dict())
+    >>> dark = torch.nn.functional.pad(v, (2, 2, 2, 2))  # a dark border: as without floor
+    >>> bool(torch.equal(Fl(dark, 1.0), P1(dark, 1.0)))
+    True
     """
 
     def __init__(

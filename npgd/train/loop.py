@@ -180,9 +180,9 @@ def _train(config: TrainConfig, out: Path, resume: bool, overwrite: bool, device
         resumed = load_checkpoint(last) if resume and last.is_file() else None
         init = _init_architecture(config) if config.init and resumed is None else None
         if config.floor is None:  # the level the proximal removes: the run's, the init's, 0
-            floor = (resumed["config"].get("floor") if resumed is not None else
-                     init[1]["floor"] if init is not None else None)
-            config = dataclasses.replace(config, floor=floor or 0.0)
+            floor = (_stored_config(resumed, str(last)).floor if resumed is not None else
+                     init[1]["floor"] if init is not None else 0.0)
+            config = dataclasses.replace(config, floor=floor)
         run, owner = _setup(config, out, device, custom, resumed, init)
         _resume_or_init(run, resumed, init)
         if workers:
