@@ -44,7 +44,9 @@ MODELS = {
         "with the coarse branches added, the sixth the average of two fine-tunings of the "
         "fifth (dead-leaves images; more noisy samples), the seventh the sixth lengthened "
         "from 10 to 12 iterations and fine-tuned, the eighth the seventh with a floor level "
-        "removed by every proximal (ResNetProx floor=0.001); the default model; see "
+        "removed by every proximal (ResNetProx floor=0.001), the ninth the eighth "
+        "fine-tuned with its floor and averaged over 17 checkpoints of that run; the "
+        "default model; see "
         "npgd/models/weights/README.md",
     ),
     "mri-brain-5x": (
