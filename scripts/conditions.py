@@ -49,6 +49,15 @@ signal give), or everywhere in a tight field of view that the head fills
 
     python scripts/conditions.py mri-general --cs --low-contrast
 
+``--sizes`` runs other matrix sizes: the whole field of view, background included, acquired
+at 128, 96 or 64 pixels on the longer side (the centre of k-space; noiseless, at 30 dB and
+with a 5 % reference floor), and the slices resampled to 64x64 up to 512x512 as ``npgd eval
+--sweep`` makes its sizes (one factor, anti-aliased, zero-padded), and, to tell magnification
+from matrix size, resized to 512x512 then cropped to its centre 256x256, or enlarged to
+512x512 by zero-padding k-space (sinc interpolation)::
+
+    python scripts/conditions.py mri-general --cs --sizes
+
 Prints one line per source and condition (mean SNR, dB) and, for every model after the
 first, its mean difference to the first; with ``--cs`` each line and the summary give the
 first model's margin to the better tuned CS method. With ``--auto`` (needs ``--cs``) the
@@ -69,9 +78,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import cross_dataset as cd  # noqa: E402  (the sources and slice picking of the docs table)
 
+from npgd._util import crop_or_pad  # noqa: E402
 from npgd.experiments.compare import neural  # noqa: E402
 from npgd.experiments.evaluate import AUTO, evaluate, load_net  # noqa: E402
 from npgd.experiments.kcv import UNIT_OF_FAMILY, auto  # noqa: E402
+from npgd.experiments.sweep import resize_to  # noqa: E402
 from npgd.problems import readers  # noqa: E402
 from npgd.train.synth import low_contrast, nyquist_ghost  # noqa: E402
 
@@ -97,20 +108,53 @@ def _centre(h: int, w: int, hh: int, ww: int) -> tuple[slice, slice]:
     return slice(i, i + hh), slice(j, j + ww)
 
 
-def tight_field_of_view(x: np.ndarray, side: int) -> np.ndarray:
-    """Magnitude images ``x`` ``(N, H, W)`` cropped to the bounding box of their tissue (where
-    any slice exceeds 5 % of the maximum), then to ``side`` pixels on the longer side (both
-    sides even) by keeping the centre of k-space: a low-resolution acquisition whose field
-    of view the object fills, like small clinical matrices and EPI."""
-    a = np.abs(x)
-    rows, cols = np.where(a.max(0) > 0.05 * a.max())
-    x = x[:, rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+def low_resolution(x: np.ndarray, side: int) -> np.ndarray:
+    """Magnitude images ``x`` ``(N, H, W)`` at ``side`` pixels on the longer side (both sides
+    even, the aspect ratio kept) by keeping the centre of k-space: the same field of view,
+    background included, acquired at a lower resolution (EPI, small clinical matrices)."""
     h, w = x.shape[1:]
     s = side / max(h, w)
     hh, ww = (max(8, round(n * s) // 2 * 2) for n in (h, w))
     k = np.fft.fftshift(np.fft.fft2(x, norm="ortho"), axes=(-2, -1))
     k = np.fft.ifftshift(k[(slice(None), *_centre(h, w, hh, ww))], axes=(-2, -1))
     return np.abs(np.fft.ifft2(k, norm="ortho")).astype(np.float32)
+
+
+def tight_field_of_view(x: np.ndarray, side: int) -> np.ndarray:
+    """Magnitude images ``x`` ``(N, H, W)`` cropped to the bounding box of their tissue (where
+    any slice exceeds 5 % of the maximum), then to ``side`` pixels on the longer side by
+    keeping the centre of k-space (:func:`low_resolution`): a low-resolution acquisition
+    whose field of view the object fills, like small clinical matrices and EPI."""
+    a = np.abs(x)
+    rows, cols = np.where(a.max(0) > 0.05 * a.max())
+    return low_resolution(x[:, rows.min():rows.max() + 1, cols.min():cols.max() + 1], side)
+
+
+def resized(x: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Magnitude images ``x`` ``(N, H, W)`` at the matrix ``shape`` as ``npgd eval --sweep``
+    makes its sizes (:func:`npgd.experiments.sweep.resize_to`: resized by one factor,
+    anti-aliased when shrinking, centre zero-padded), float32."""
+    return resize_to(x, shape).astype(np.float32)
+
+
+def resized_crop(x: np.ndarray, shape: tuple[int, int], crop: tuple[int, int]) -> np.ndarray:
+    """:func:`resized` to ``shape``, then the centre ``crop``: the magnification of the larger
+    matrix at a smaller one."""
+    return crop_or_pad(resized(x, shape), tuple(crop))
+
+
+def sinc_resized(x: np.ndarray, side: int) -> np.ndarray:
+    """Magnitude images ``x`` ``(N, H, W)`` enlarged by one factor to ``side`` pixels on the
+    longer side (both sides even) by zero-padding their k-space (sinc interpolation, where
+    :func:`resized` interpolates linearly), then centre zero-padded to ``side`` x ``side``."""
+    h, w = x.shape[1:]
+    f = side / max(h, w)
+    hh, ww = (max(n, round(n * f) // 2 * 2) for n in (h, w))
+    k = np.fft.fftshift(np.fft.fft2(x, norm="ortho"), axes=(-2, -1))
+    big = np.zeros((x.shape[0], hh, ww), np.complex128)
+    big[(slice(None), *_centre(hh, ww, h, w))] = k
+    y = np.abs(np.fft.ifft2(np.fft.ifftshift(big, axes=(-2, -1)), norm="ortho"))
+    return crop_or_pad(y, (side, side)).astype(np.float32)
 
 
 def interpolated(x: np.ndarray, factor: float, noise: float = 0.0, seed: int = 7) -> np.ndarray:
@@ -227,6 +271,27 @@ LOW_CONTRAST = [("5x vd, contrast 1/2", 5.0, "vd", None, 0.0, partial(compressed
                  partial(compressed, factor=0.25, everywhere=True, side=96))]
 
 
+#: ``--sizes``: other matrix sizes, acquired (the centre of k-space, the whole field of view
+#: with its background) or resampled as ``npgd eval --sweep`` does
+SIZES = [("5x vd, acquired 128", 5.0, "vd", None, 0.0, partial(low_resolution, side=128)),
+         ("5x vd, acquired 96", 5.0, "vd", None, 0.0, partial(low_resolution, side=96)),
+         ("5x vd, acquired 64", 5.0, "vd", None, 0.0, partial(low_resolution, side=64)),
+         ("5x vd 30 dB, acquired 128", 5.0, "vd", 30.0, 0.0,
+          partial(low_resolution, side=128)),
+         ("5x vd, acquired 128, ref 5 %", 5.0, "vd", None, 0.05,
+          partial(low_resolution, side=128)),
+         ("5x vd, resized 64x64", 5.0, "vd", None, 0.0, partial(resized, shape=(64, 64))),
+         ("5x vd, resized 128x128", 5.0, "vd", None, 0.0, partial(resized, shape=(128, 128))),
+         ("5x vd, resized 256x256", 5.0, "vd", None, 0.0, partial(resized, shape=(256, 256))),
+         ("5x vd, resized 320x256", 5.0, "vd", None, 0.0, partial(resized, shape=(320, 256))),
+         ("5x vd, resized 512x512", 5.0, "vd", None, 0.0, partial(resized, shape=(512, 512))),
+         ("5x vd 30 dB, resized 512x512", 5.0, "vd", 30.0, 0.0,
+          partial(resized, shape=(512, 512))),
+         ("5x vd, resized 512x512, crop 256", 5.0, "vd", None, 0.0,
+          partial(resized_crop, shape=(512, 512), crop=(256, 256))),
+         ("5x vd, sinc-resized 512x512", 5.0, "vd", None, 0.0, partial(sinc_resized, side=512))]
+
+
 #: the held-out MR sources of ``scripts/cross_dataset.py``
 HELD_OUT_MR = ("inia19 macaque T1 (axial)", "MNI152 T1 (sagittal)", "ch2 with scalp (sagittal)")
 
@@ -258,12 +323,14 @@ def main(argv: list[str] | None = None) -> int:
                    help="the references with an EPI Nyquist ghost of GHOSTED")
     p.add_argument("--low-contrast", action="store_true",
                    help="the references of lower contrast of LOW_CONTRAST")
+    p.add_argument("--sizes", action="store_true",
+                   help="the other matrix sizes of SIZES (acquired or resampled)")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     if args.auto and not args.cs:
         p.error("--auto: needs --cs (its margin is to the tuned CS methods)")
     tables = {"scan_like": SCAN_LIKE, "edge": EDGE, "interpolated": INTERPOLATED,
-              "ghosted": GHOSTED, "low_contrast": LOW_CONTRAST}
+              "ghosted": GHOSTED, "low_contrast": LOW_CONTRAST, "sizes": SIZES}
     chosen = [name for name in tables if getattr(args, name)]
     if len(chosen) > 1:
         p.error(", ".join(f"--{n.replace('_', '-')}" for n in tables) + ": one at a time")

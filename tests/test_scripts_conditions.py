@@ -43,10 +43,35 @@ def test_tight_field_of_view_crops_to_the_object_then_to_the_side_in_k_space(scr
     assert conditions.tight_field_of_view(x2, 16).shape == (1, 16, 8)
 
 
+def test_low_resolution_keeps_the_field_of_view_and_resized_matches_the_sweep(scripts):
+    conditions = scripts[0]
+    from npgd.experiments.sweep import resize_to
+
+    x = np.zeros((2, 60, 40), np.float32)
+    x[:, 20:40, 10:30] = 1.0     # an object in the middle of an empty field of view
+    y = conditions.low_resolution(x, 30)
+    assert y.shape == (2, 30, 20) and y.dtype == np.float32
+    # the same field of view at half the resolution: the object stays in the middle third,
+    # the background stays dark away from it (ringing aside)
+    assert y[:, 12:18, 7:13].mean() > 10 * y[:, :5, :].mean()
+    # exactly the magnitude of the centre 30 x 20 of k-space
+    k = np.fft.fftshift(np.fft.fft2(x, norm="ortho"), axes=(-2, -1))[:, 15:45, 10:30]
+    z = np.abs(np.fft.ifft2(np.fft.ifftshift(k, axes=(-2, -1)), norm="ortho"))
+    np.testing.assert_allclose(y, z, atol=1e-5)
+    # tight_field_of_view is the crop to the object, then the same k-space cut
+    np.testing.assert_allclose(conditions.tight_field_of_view(x, 10),
+                               conditions.low_resolution(x[:, 20:40, 10:30], 10), atol=1e-6)
+    r = conditions.resized(x, (32, 32))
+    assert r.shape == (2, 32, 32) and r.dtype == np.float32
+    np.testing.assert_allclose(r, resize_to(x, (32, 32)), atol=1e-6)
+    assert [c[0] for c in conditions.SIZES][0] == "5x vd, acquired 128"
+
+
 def test_one_table_of_conditions_at_a_time(scripts, capsys):
     conditions = scripts[0]
     for flags in (["--scan-like", "--edge"], ["--edge", "--interpolated"],
-                  ["--interpolated", "--ghosted"], ["--ghosted", "--low-contrast"]):
+                  ["--interpolated", "--ghosted"], ["--ghosted", "--low-contrast"],
+                  ["--low-contrast", "--sizes"]):
         with pytest.raises(SystemExit):
             conditions.main(["mri-general", *flags])
         assert "one at a time" in capsys.readouterr().err
