@@ -324,7 +324,7 @@ def test_low_contrast_compresses_towards_the_mean():
                                   synth.low_contrast(x, np.random.default_rng(5)))
 
 
-@pytest.mark.parametrize("name", ["p_leaves", "p_ghost", "p_low_contrast"])
+@pytest.mark.parametrize("name", ["p_leaves", "p_ghost", "p_low_contrast", "p_magnified"])
 def test_share_options_are_checked(name):
     """A share out of [0, 1], or one given with data other than mix/mix-crisp, is an error
     naming it, from the training settings and from the pool alike."""
@@ -337,3 +337,44 @@ def test_share_options_are_checked(name):
         TrainConfig(**{name: 0.2})
     with pytest.raises(ValueError, match=rf"{name} must be in"):
         synth.SynthData(sources=(), val_samples=0, **{name: -0.1})
+
+
+def test_p_magnified_sets_the_share_of_magnified_views(tmp_path, monkeypatch):
+    """``--p-magnified`` reaches the pool; that share of the (non-crisp) samples is resampled
+    with 1/3.5 to 1/1.5 source pixels per output pixel (magnified 1.5 to 3.5 times); the
+    others keep the fill of the field of view; 0 draws no extra number."""
+    from scipy import ndimage
+
+    from npgd.train import TrainConfig, loop
+
+    cfg = TrainConfig(features=4, iters=2, steps=1, batch_size=2, val_slices=0, data="mix",
+                      p_magnified=0.3)
+    assert loop._setup(cfg, tmp_path, "cpu")[0].data.p_magnified == 0.3
+    scales = []
+    real = ndimage.affine_transform
+
+    def spy(x, M, *a, **kw):
+        scales.append(float(np.sqrt(abs(np.linalg.det(M)))))
+        return real(x, M, *a, **kw)
+
+    monkeypatch.setattr(synth.ndimage, "affine_transform", spy)
+    lo, hi = 1 / synth.MAGNIFIED[1], 1 / synth.MAGNIFIED[0]
+
+    def magnified_share(p, n=40):
+        scales.clear()
+        synth.SynthData(sources=(), val_samples=0, shape_range=(48, 56),
+                        p_magnified=p).batch(0, 0, n)
+        return np.mean([lo - 1e-9 <= v <= hi + 1e-9 for v in scales]), list(scales)
+
+    share, seen = magnified_share(1.0)
+    assert share == 1.0 and len(seen) >= 40
+    # at a random fill of the view, the scikit-image images (hundreds of pixels) are shrunk
+    # into a 48-56 pixel view; only small random-shape scenes can land in the range
+    base = magnified_share(0.0, 80)[0]
+    assert base < 0.3
+    assert base + 0.2 < magnified_share(0.5, 80)[0] < 0.8
+    assert synth.SynthData(sources=(), val_samples=0, p_magnified=0.5).describe()[
+        "p_magnified"] == 0.5
+    plain, zero = (synth.SynthData(sources=(), val_samples=0, shape_range=(48, 56), **kw)
+                   .batch(3, 1, 4) for kw in ({}, {"p_magnified": 0.0}))
+    assert all(np.array_equal(a, b) for a, b in zip(plain, zero, strict=True))

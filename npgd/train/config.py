@@ -123,6 +123,10 @@ class TrainConfig:
                                    "whose reference has its contrast compressed towards its "
                                    "mean by 0.1-0.6, everywhere or inside the object "
                                    "(npgd.train.synth.low_contrast), in [0, 1]")
+    p_magnified: float = _field(0.0, "fraction of samples with --data mix or mix-crisp drawn "
+                                "magnified 1.5-3.5 times (a voxel of the source spans several "
+                                "pixels, as in 512-pixel or interpolated matrices; "
+                                "npgd.train.synth.MAGNIFIED), in [0, 1]")
     shape: tuple[int, int] | None = _field(None, "crop/pad training images to H W (mri "
                                            "default: as read; sr: square crops, default "
                                            "48 48)", metavar=("H", "W"))
@@ -190,14 +194,15 @@ class TrainConfig:
             check_positive_float(where, "lr", self.lr)
             check_positive_float(where, "new_lr_scale", self.new_lr_scale)
             for name in ("beta", "gan_weight", "p_noiseless", "p_images", "p_reference_noise",
-                         "p_leaves", "p_ghost", "p_low_contrast"):
+                         "p_leaves", "p_ghost", "p_low_contrast", "p_magnified"):
                 v = check_positive_float(where, name, getattr(self, name), allow_zero=True)
                 if v > 1 or (name == "gan_weight" and v == 1):
                     interval = "[0, 1)" if name == "gan_weight" else "[0, 1]"
                     raise ValueError(f"{where}: {name} must be in {interval}, got {v!r}")
             for name, default in (("p_noiseless", P_NOISELESS), ("p_images", P_IMAGES),
                                   ("p_reference_noise", P_REF_NOISE), ("p_leaves", 0.0),
-                                  ("p_ghost", 0.0), ("p_low_contrast", 0.0)):
+                                  ("p_ghost", 0.0), ("p_low_contrast", 0.0),
+                                  ("p_magnified", 0.0)):
                 if getattr(self, name) != default and self.data not in ("mix", "mix-crisp"):
                     raise ValueError(f"{where}: {name} applies to data 'mix' and 'mix-crisp' "
                                      f"only, got data {self.data!r}")
