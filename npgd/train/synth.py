@@ -58,9 +58,9 @@ from a wide, reproducible distribution built only from data available offline:
   a random fill of the field of view, so that one voxel of the ~1 mm source spans several
   pixels, as in high-resolution matrices (512 pixels across a head) and matrices
   interpolated to twice their acquired size. The default model, trained without them, fell
-  1.5 to 4.3 dB behind tuned CS on held-out templates enlarged to 512x512 and 1 to 3.4 dB
-  behind at the same magnification cropped to 256x256, where it led at every size up to
-  320x256 (``scripts/conditions.py --sizes``, 2026-12-07).
+  1.5 to 4.3 dB behind tuned CS on held-out templates enlarged to 512x512, and 1.0 and 3.4
+  dB behind on two of the three at the same magnification cropped to 256x256, where it led
+  at every size up to 320x256 (``scripts/conditions.py --sizes``, 2026-12-07).
 
 Every draw of sample ``k`` of step ``s`` comes from ``numpy.random.default_rng([seed, s, k])``
 (the matrix size from ``[seed, s]``), so a resumed run sees exactly the samples the
