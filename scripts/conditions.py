@@ -150,10 +150,8 @@ def sinc_resized(x: np.ndarray, side: int) -> np.ndarray:
     h, w = x.shape[1:]
     f = side / max(h, w)
     hh, ww = (max(n, round(n * f) // 2 * 2) for n in (h, w))
-    k = np.fft.fftshift(np.fft.fft2(x, norm="ortho"), axes=(-2, -1))
-    big = np.zeros((x.shape[0], hh, ww), np.complex128)
-    big[(slice(None), *_centre(hh, ww, h, w))] = k
-    y = np.abs(np.fft.ifft2(np.fft.ifftshift(big, axes=(-2, -1)), norm="ortho"))
+    k = crop_or_pad(np.fft.fftshift(np.fft.fft2(x, norm="ortho"), axes=(-2, -1)), (hh, ww))
+    y = np.abs(np.fft.ifft2(np.fft.ifftshift(k, axes=(-2, -1)), norm="ortho"))
     return crop_or_pad(y, (side, side)).astype(np.float32)
 
 

@@ -67,6 +67,20 @@ def test_low_resolution_keeps_the_field_of_view_and_resized_matches_the_sweep(sc
     assert [c[0] for c in conditions.SIZES][0] == "5x vd, acquired 128"
 
 
+def test_sinc_resized_and_resized_crop_enlarge_the_field_of_view_content(scripts):
+    conditions = scripts[0]
+    x = np.ones((1, 16, 8), np.float32)
+    y = conditions.sinc_resized(x, 32)
+    # one factor (2) for both axes: a 32 x 16 image, centred and zero-padded to 32 x 32;
+    # a constant stays constant under sinc interpolation
+    assert y.shape == (1, 32, 32) and y.dtype == np.float32
+    np.testing.assert_allclose(y[0, :, 8:24], y[0, 0, 8], rtol=1e-5)
+    assert y[0, 0, 8] > 0 and np.all(y[0, :, :8] == 0) and np.all(y[0, :, 24:] == 0)
+    r = np.random.default_rng(0).random((2, 20, 20)).astype(np.float32)
+    c = conditions.resized_crop(r, (40, 40), (20, 20))
+    np.testing.assert_array_equal(c, conditions.resized(r, (40, 40))[:, 10:30, 10:30])
+
+
 def test_one_table_of_conditions_at_a_time(scripts, capsys):
     conditions = scripts[0]
     for flags in (["--scan-like", "--edge"], ["--edge", "--interpolated"],
