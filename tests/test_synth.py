@@ -324,7 +324,8 @@ def test_low_contrast_compresses_towards_the_mean():
                                   synth.low_contrast(x, np.random.default_rng(5)))
 
 
-@pytest.mark.parametrize("name", ["p_leaves", "p_ghost", "p_low_contrast", "p_magnified"])
+@pytest.mark.parametrize("name", ["p_leaves", "p_ghost", "p_low_contrast", "p_magnified",
+                                  "p_small_calib"])
 def test_share_options_are_checked(name):
     """A share out of [0, 1], or one given with data other than mix/mix-crisp, is an error
     naming it, from the training settings and from the pool alike."""
@@ -377,4 +378,43 @@ def test_p_magnified_sets_the_share_of_magnified_views(tmp_path, monkeypatch):
         "p_magnified"] == 0.5
     plain, zero = (synth.SynthData(sources=(), val_samples=0, shape_range=(48, 56), **kw)
                    .batch(3, 1, 4) for kw in ({}, {"p_magnified": 0.0}))
+    assert all(np.array_equal(a, b) for a, b in zip(plain, zero, strict=True))
+
+
+def test_p_small_calib_shrinks_the_centre_of_vd_masks(tmp_path, monkeypatch):
+    """``--p-small-calib`` reaches the pool; that share of the variable-density masks gets a
+    centre of 12 samples scaled from a 256-768 matrix to this one (2 to 12 samples at
+    48-256 pixels); the others keep 12 or an eighth of the side (4-24); 0 draws no extra
+    number."""
+    from npgd.train import TrainConfig, loop
+
+    cfg = TrainConfig(features=4, iters=2, steps=1, batch_size=2, val_slices=0, data="mix",
+                      p_small_calib=0.4)
+    assert loop._setup(cfg, tmp_path, "cpu")[0].data.p_small_calib == 0.4
+    calibs = []
+    real = synth.mri.vd_mask
+
+    def spy(shape, accel, *, seed=None, calib=12):
+        calibs.append((min(shape), calib))
+        return real(shape, accel, seed=seed, calib=calib)
+
+    monkeypatch.setattr(synth.mri, "vd_mask", spy)
+
+    def small_share(p, n=60):
+        calibs.clear()
+        synth.SynthData(sources=(), val_samples=0, shape_range=(200, 256),
+                        p_small_calib=p).batch(1, 0, n)
+        assert len(calibs) > 10  # half the masks are variable-density
+        small = [c for side, c in calibs
+                 if c < max(4, min(24, side // 8)) and c != 12]
+        for side, c in calibs:
+            if c in small:  # within 12 * side / [256, 768]
+                assert 12 * side / 768 - 0.5 <= c <= 12 * side / 256 + 0.5
+        return len(small) / len(calibs)
+
+    assert small_share(0.0) == 0.0
+    assert small_share(1.0) > 0.9
+    assert 0.2 < small_share(0.5, 120) < 0.8
+    plain, zero = (synth.SynthData(sources=(), val_samples=0, shape_range=(48, 56), **kw)
+                   .batch(3, 1, 4) for kw in ({}, {"p_small_calib": 0.0}))
     assert all(np.array_equal(a, b) for a, b in zip(plain, zero, strict=True))

@@ -127,6 +127,10 @@ class TrainConfig:
                                 "magnified 1.5-3.5 times (a voxel of the source spans several "
                                 "pixels, as in 512-pixel or interpolated matrices; "
                                 "npgd.train.synth.MAGNIFIED), in [0, 1]")
+    p_small_calib: float = _field(0.0, "fraction of variable-density masks with --data mix or "
+                                  "mix-crisp whose fully sampled centre is as small, relative "
+                                  "to the matrix, as vd_mask's default 12 samples on a "
+                                  "256-768 matrix (npgd.train.synth.SMALL_CALIB), in [0, 1]")
     shape: tuple[int, int] | None = _field(None, "crop/pad training images to H W (mri "
                                            "default: as read; sr: square crops, default "
                                            "48 48)", metavar=("H", "W"))
@@ -194,7 +198,8 @@ class TrainConfig:
             check_positive_float(where, "lr", self.lr)
             check_positive_float(where, "new_lr_scale", self.new_lr_scale)
             for name in ("beta", "gan_weight", "p_noiseless", "p_images", "p_reference_noise",
-                         "p_leaves", "p_ghost", "p_low_contrast", "p_magnified"):
+                         "p_leaves", "p_ghost", "p_low_contrast", "p_magnified",
+                         "p_small_calib"):
                 v = check_positive_float(where, name, getattr(self, name), allow_zero=True)
                 if v > 1 or (name == "gan_weight" and v == 1):
                     interval = "[0, 1)" if name == "gan_weight" else "[0, 1]"
@@ -202,7 +207,7 @@ class TrainConfig:
             for name, default in (("p_noiseless", P_NOISELESS), ("p_images", P_IMAGES),
                                   ("p_reference_noise", P_REF_NOISE), ("p_leaves", 0.0),
                                   ("p_ghost", 0.0), ("p_low_contrast", 0.0),
-                                  ("p_magnified", 0.0)):
+                                  ("p_magnified", 0.0), ("p_small_calib", 0.0)):
                 if getattr(self, name) != default and self.data not in ("mix", "mix-crisp"):
                     raise ValueError(f"{where}: {name} applies to data 'mix' and 'mix-crisp' "
                                      f"only, got data {self.data!r}")

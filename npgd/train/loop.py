@@ -349,7 +349,8 @@ def _setup(config: TrainConfig, out: Path, device: str | None, custom: dict | No
                       p_images=config.p_images, p_ref_noise=config.p_reference_noise,
                       p_leaves=config.p_leaves, p_ghost=config.p_ghost,
                       p_low_contrast=config.p_low_contrast,
-                      p_magnified=config.p_magnified) \
+                      p_magnified=config.p_magnified,
+                      p_small_calib=config.p_small_calib) \
             if config.data in ("mix", "mix-crisp") else \
             TrainingData(config.data, config.shape, config.val_slices)
         task = task_of(config)

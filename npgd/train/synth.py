@@ -61,6 +61,18 @@ from a wide, reproducible distribution built only from data available offline:
   1.5 to 4.3 dB behind tuned CS on held-out templates enlarged to 512x512, and 1.0 and 3.4
   dB behind on two of the three at the same magnification cropped to 256x256, where it led
   at every size up to 320x256 (``scripts/conditions.py --sizes``, 2026-12-07).
+- **small calibration regions** (``p_small_calib``, off by default; ``npgd train
+  --p-small-calib P``): that share of the variable-density masks gets the fully sampled
+  centre that :func:`npgd.problems.mri.vd_mask`'s default 12 samples are on a larger
+  matrix, :data:`SMALL_CALIB` (256 to 768) samples across, scaled to this one (2 to 12
+  samples at the training sizes). Otherwise the centre is 12 samples or an eighth of the
+  shorter side, so at most 256 pixels across it never fell below 4.7 % of the matrix; at
+  512x512 the default centre is 2.3 %. On held-out templates enlarged to 512x512, the
+  default model trailed tuned CS-WV on ``ch2`` by 4.3 dB with the default 12-sample centre
+  and led by 1.4 dB with a 24-sample one (CS-WV itself gained 1.5 dB); at 256x256, a
+  6-sample centre on the same magnification took the model from 0.5 dB ahead to 1.2 dB
+  behind (the ``--sizes`` rows of ``scripts/conditions.py`` with ``vd_mask(calib=...)``,
+  2026-12-08).
 
 Every draw of sample ``k`` of step ``s`` comes from ``numpy.random.default_rng([seed, s, k])``
 (the matrix size from ``[seed, s]``), so a resumed run sees exactly the samples the
@@ -108,6 +120,10 @@ _KINDS = {"volume": 0.4, "labels": 0.25, "image": P_IMAGES, "shapes": 0.15}
 #: magnifications of the ``p_magnified`` samples (``npgd train --p-magnified``), log-uniform:
 #: output pixels per pixel of the source volume or image
 MAGNIFIED = (1.5, 3.5)
+
+#: matrix sides, log-uniform, on which the ``p_small_calib`` masks' fully sampled centre would
+#: be :func:`npgd.problems.mri.vd_mask`'s default 12 samples (``npgd train --p-small-calib``)
+SMALL_CALIB = (256, 768)
 
 #: ``p_leaves`` of ``npgd train --task sr --data natural-leaves``: the fraction of training
 #: crops that are dead-leaves images (:func:`dead_leaves`)
@@ -283,6 +299,12 @@ class SynthData:
         view: structures several pixels wide per voxel of the source, as in
         high-resolution or interpolated matrices (module docstring). With 0 (the default)
         no extra random number is drawn.
+    p_small_calib : float
+        Fraction of the variable-density masks whose fully sampled centre is
+        ``max(2, round(12 * min(H, W) / n))`` samples wide, ``n`` log-uniform in
+        :data:`SMALL_CALIB`: the default centre of a 12-sample ``vd_mask`` on a matrix ``n``
+        samples across, scaled to this one (module docstring). With 0 (the default) no
+        extra random number is drawn.
 
     Examples
     --------
@@ -309,6 +331,7 @@ class SynthData:
         p_ghost: float = 0.0,
         p_low_contrast: float = 0.0,
         p_magnified: float = 0.0,
+        p_small_calib: float = 0.0,
     ):
         self.shape_range = tuple(int(s) for s in shape_range)
         self.accel_range = tuple(float(a) for a in accel_range)
@@ -321,10 +344,12 @@ class SynthData:
         self.p_ghost = float(p_ghost)
         self.p_low_contrast = float(p_low_contrast)
         self.p_magnified = float(p_magnified)
+        self.p_small_calib = float(p_small_calib)
         for name, v in (("p_noiseless", p_noiseless), ("p_crisp", p_crisp),
                         ("p_images", p_images), ("p_ref_noise", p_ref_noise),
                         ("p_leaves", p_leaves), ("p_ghost", p_ghost),
-                        ("p_low_contrast", p_low_contrast), ("p_magnified", p_magnified)):
+                        ("p_low_contrast", p_low_contrast), ("p_magnified", p_magnified),
+                        ("p_small_calib", p_small_calib)):
             if not 0 <= float(v) <= 1:
                 raise ValueError(f"SynthData: {name} must be in [0, 1], got {v!r}")
         self.mask_families = tuple(mask_families)
@@ -549,6 +574,9 @@ class SynthData:
         seed = int(rng.integers(2**31))
         if fam == "vd":
             calib = 12 if rng.random() < 0.5 else max(4, min(24, min(shape) // 8))
+            if self.p_small_calib and rng.random() < self.p_small_calib:
+                n = math.exp(rng.uniform(*(math.log(v) for v in SMALL_CALIB)))
+                calib = max(2, round(12 * min(shape) / n))
             return mri.vd_mask(shape, accel, seed=seed, calib=calib)
         if fam == "radial":
             return mri.vd_radial_mask(shape, accel, seed=seed)
@@ -575,7 +603,7 @@ class SynthData:
                 "p_crisp": self.p_crisp, "p_images": self.p_images,
                 "p_ref_noise": self.p_ref_noise, "p_leaves": self.p_leaves,
                 "p_ghost": self.p_ghost, "p_low_contrast": self.p_low_contrast,
-                "p_magnified": self.p_magnified,
+                "p_magnified": self.p_magnified, "p_small_calib": self.p_small_calib,
                 "mask_families": self.mask_families}
 
 
