@@ -80,10 +80,10 @@ import cross_dataset as cd  # noqa: E402  (the sources and slice picking of the 
 
 from npgd._util import crop_or_pad  # noqa: E402
 from npgd.experiments.compare import neural  # noqa: E402
-from npgd.experiments.evaluate import AUTO, evaluate, load_net  # noqa: E402
+from npgd.experiments.evaluate import AUTO, MASKS, evaluate, load_net  # noqa: E402
 from npgd.experiments.kcv import UNIT_OF_FAMILY, auto  # noqa: E402
 from npgd.experiments.sweep import resize_to  # noqa: E402
-from npgd.problems import readers  # noqa: E402
+from npgd.problems import mri, readers  # noqa: E402
 from npgd.train.synth import low_contrast, nyquist_ghost  # noqa: E402
 
 
@@ -294,6 +294,22 @@ SIZES = [("5x vd, acquired 128", 5.0, "vd", None, 0.0, partial(low_resolution, s
 HELD_OUT_MR = ("inia19 macaque T1 (axial)", "MNI152 T1 (sagittal)", "ch2 with scalp (sagittal)")
 
 
+def with_centre(conds: list[tuple], calib: int) -> list[tuple]:
+    """``conds`` with their variable-density masks given a ``calib`` x ``calib`` fully sampled
+    centre instead of :func:`npgd.problems.mri.vd_mask`'s default 12 (``--calib``): registers
+    the mask family ``"vd, centre N"`` with :data:`npgd.experiments.evaluate.MASKS` and
+    relabels those rows; other families are kept as they are."""
+    fam = f"vd, centre {calib}"
+    MASKS[fam] = partial(_vd_centre, calib=calib)
+    UNIT_OF_FAMILY[fam] = UNIT_OF_FAMILY["vd"]
+    return [(f"{label}, centre {calib}", accel, fam, *rest) if family == "vd"
+            else (label, accel, family, *rest) for label, accel, family, *rest in conds]
+
+
+def _vd_centre(shape: tuple[int, int], accel: float, seed: int, calib: int) -> np.ndarray:
+    return mri.vd_mask(shape, accel, seed=seed, calib=calib)
+
+
 def edge_slices(src: str, lo: float = 0.1, hi: float = 0.3, n: int = 3) -> np.ndarray:
     """``n`` slices of source ``src``'s volume, evenly spread over those whose fraction of
     pixels above 5 % of the volume's largest value is in ``[lo, hi)`` (the edges of the
@@ -323,6 +339,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="the references of lower contrast of LOW_CONTRAST")
     p.add_argument("--sizes", action="store_true",
                    help="the other matrix sizes of SIZES (acquired or resampled)")
+    p.add_argument("--calib", type=int, default=None, metavar="N",
+                   help="variable-density masks with an N x N fully sampled centre "
+                        "(default: vd_mask's 12)")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args(argv)
     if args.auto and not args.cs:
@@ -336,6 +355,10 @@ def main(argv: list[str] | None = None) -> int:
     conds = [c for c in table if args.only is None or c[0] in args.only]
     if not conds:
         p.error(f"--only: expected labels among {[c[0] for c in table]}")
+    if args.calib is not None:
+        if args.calib < 1:
+            p.error(f"--calib: expected a positive number of samples, got {args.calib}")
+        conds = with_centre(conds, args.calib)
     extra = {}  # display name -> method, loaded and named as npgd eval does (load_net)
     nets = {}
     for m in args.models:

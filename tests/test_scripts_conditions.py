@@ -91,6 +91,22 @@ def test_one_table_of_conditions_at_a_time(scripts, capsys):
         assert "one at a time" in capsys.readouterr().err
 
 
+def test_calib_gives_the_variable_density_rows_a_larger_fully_sampled_centre(scripts, capsys):
+    conditions = scripts[0]
+    conds = [("5x vd", 5.0, "vd", None, 0.0, None), ("5x radial", 5.0, "radial", None, 0.0, None)]
+    out = conditions.with_centre(conds, 30)
+    assert [c[0] for c in out] == ["5x vd, centre 30", "5x radial"]
+    assert out[1] == conds[1] and out[0][1:2] + out[0][3:] == conds[0][1:2] + conds[0][3:]
+    from npgd.experiments.evaluate import make_masks
+    wide, default = (make_masks((96, 80), 2, 5.0, fam, seed=3) for fam in (out[0][2], "vd"))
+    assert wide[:, 33:63, 25:55].all()           # the 30 x 30 centre, every sample
+    assert not default[:, 33:63, 25:55].all()    # the default 12 x 12 centre does not fill it
+    assert wide.sum() == default.sum()           # the same number of samples (5x)
+    with pytest.raises(SystemExit):
+        conditions.main(["mri-general", "--calib", "0"])
+    assert "--calib: expected a positive number" in capsys.readouterr().err
+
+
 def test_interpolated_keeps_only_the_centre_of_k_space_and_filtered_is_a_window(scripts):
     conditions = scripts[0]
     rng = np.random.default_rng(0)
