@@ -57,10 +57,11 @@ from a wide, reproducible distribution built only from data available offline:
   share of the samples is drawn 1.5 to 3.5 times magnified (:data:`MAGNIFIED`) instead of at
   a random fill of the field of view, so that one voxel of the ~1 mm source spans several
   pixels, as in high-resolution matrices (512 pixels across a head) and matrices
-  interpolated to twice their acquired size. The default model, trained without them, fell
-  1.5 to 4.3 dB behind tuned CS on held-out templates enlarged to 512x512, and 1.0 and 3.4
-  dB behind on two of the three at the same magnification cropped to 256x256, where it led
-  at every size up to 320x256 (``scripts/conditions.py --sizes``, 2026-12-07).
+  interpolated to twice their acquired size. The stage-9 default model, trained without
+  them, fell 1.5 to 4.3 dB behind tuned CS on held-out templates enlarged to 512x512, and
+  1.0 and 3.4 dB behind on two of the three at the same magnification cropped to 256x256,
+  where it led at every size up to 320x256 (``scripts/conditions.py --sizes``,
+  2026-12-07); stage 10 was fine-tuned with them and with ``p_small_calib``.
 - **small calibration regions** (``p_small_calib``, off by default; ``npgd train
   --p-small-calib P``): that share of the variable-density masks gets the fully sampled
   centre that :func:`npgd.problems.mri.vd_mask`'s default 12 samples are on a larger
@@ -68,11 +69,10 @@ from a wide, reproducible distribution built only from data available offline:
   samples at the training sizes). Otherwise the centre is 12 samples or an eighth of the
   shorter side, so at most 256 pixels across it never fell below 4.7 % of the matrix; at
   512x512 the default centre is 2.3 %. On held-out templates enlarged to 512x512, the
-  default model trailed tuned CS-WV on ``ch2`` by 4.3 dB with the default 12-sample centre
-  and led by 1.4 dB with a 24-sample one (CS-WV itself gained 1.5 dB); at 256x256, a
+  stage-9 default model trailed tuned CS-WV on ``ch2`` by 4.3 dB with the default 12-sample
+  centre and led by 1.4 dB with a 24-sample one (CS-WV itself gained 1.5 dB); at 256x256, a
   6-sample centre on the same magnification took the model from 0.5 dB ahead to 1.2 dB
-  behind (the ``--sizes`` rows of ``scripts/conditions.py`` with ``vd_mask(calib=...)``,
-  2026-12-08).
+  behind (``scripts/conditions.py --sizes --calib N``, 2026-12-08).
 
 Every draw of sample ``k`` of step ``s`` comes from ``numpy.random.default_rng([seed, s, k])``
 (the matrix size from ``[seed, s]``), so a resumed run sees exactly the samples the
