@@ -2,7 +2,7 @@
 
 Each factor is varied on its own around a base condition (the ``--accel``, ``--mask`` and
 ``--noise`` given, images at their own size), the others held at the base: 3..8x, the three
-mask families, noiseless to 20 dB k-space SNR, and matrix sizes from 64x64 to 320x256 (the
+mask families, noiseless to 20 dB k-space SNR, and matrix sizes from 64x64 to 512x512 (the
 images resized to fit, then zero-padded). In every condition the CS weights are tuned on
 calibration slices (:func:`npgd.experiments.tune.tune_cs`) before the other slices are
 scored, so the table's "NPGD - CS" is against CS at its best for that condition.
@@ -27,7 +27,7 @@ __all__ = ["add_sweep_arguments", "conditions", "format_sweep", "plot_sweep", "r
 
 DEFAULT_ACCELS = (3.0, 4.0, 5.0, 6.0, 8.0)
 DEFAULT_NOISE = (None, 40.0, 30.0, 20.0)
-DEFAULT_SIZES = ((64, 64), (128, 128), (256, 256), (320, 256))
+DEFAULT_SIZES = ((64, 64), (128, 128), (256, 256), (320, 256), (512, 512))
 
 
 def resize_to(x: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
