@@ -289,7 +289,8 @@ def test_sweep_conditions_one_factor_at_a_time():
     conds = sw.conditions(base)
     assert conds[0]["factor"] == "base"
     assert sorted({c["factor"] for c in conds}) == ["accel", "base", "mask", "noise", "size"]
-    assert len(conds) == 1 + 4 + 2 + 3 + 4  # the base value of each factor is not repeated
+    assert len(conds) == 1 + 4 + 2 + 3 + 5  # the base value of each factor is not repeated
+    assert [c["size"] for c in conds if c["factor"] == "size"][-1] == (512, 512)
     for c in conds[1:]:
         changed = [k for k in base if c[k] != base[k]]
         assert len(changed) == 1, c
