@@ -100,7 +100,14 @@ def writable_folder(path: str | os.PathLike, what: str = "--out") -> Path:
 
 def release(lock: Path) -> None:
     """Remove the lock file ``lock`` if this process holds it (its ``pid`` is ours); a lock
-    held by another process, or gone already, is left alone."""
+    held by another process, or gone already, is left alone.
+
+    >>> import tempfile
+    >>> lock = claim(tempfile.mkdtemp())
+    >>> release(lock); lock.exists()
+    False
+    >>> release(lock)  # gone already: nothing to do
+    """
     try:
         if json.loads(lock.read_text()).get("pid") == os.getpid():
             lock.unlink()
