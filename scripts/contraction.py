@@ -318,8 +318,9 @@ normalises by). The decomposition :math:`\\delta_{{t+1}} = M_*(I - \\alpha A^H A
 \\|\\delta_t\\| + \\|\\xi\\|` (eq. 14) holds at every step (the tests check it).
 SR: four {crop}x{crop} crops of each held-out image, 2x. MRI: {mri_text} on test slices of
 the embedded brain sample at 5x variable density (the test range of the Colin27 template,
-held out of the training of both: ``mri-brain-5x`` was trained on the other slices of that
-template, ``mri-general``, the default model, on randomized data that include them).
+held out of the training of both shipped MRI models: ``mri-brain-5x`` was trained on the
+other slices of that template, ``mri-general``, the default model, on randomized data that
+include them).
 
 {eta}
 
