@@ -26,9 +26,8 @@ import numpy as np
 import torch
 from train_sr import _fft_net  # scripts/ is on the path when this file runs
 
-from npgd import linops, problems
+from npgd import linops
 from npgd.experiments.contraction import contraction, figure
-from npgd.models import load_model
 from npgd.models.checkpoint import load_checkpoint
 from npgd.models.zoo import MODELS, checkpoint_state, model_from_state
 from npgd.problems import data, metrics, mri, sr
@@ -99,7 +98,7 @@ def sr_contraction(paths: list[str], crop: int, debias_iters: int) -> dict:
 
 
 def mri_contraction(model: str, slices: int, debias_iters: int) -> tuple:
-    net = problems.pretrained(model) if model in MODELS else load_model(model)
+    net = model_from_state(_state(model), model, task="mri")  # a name or a checkpoint
     x, _ = data.brain_slices("test")
     x = x[np.linspace(0, len(x) - 1, slices).round().astype(int)]
     masks = np.stack([mri.vd_mask(x.shape[-2:], 5, seed=1000 + i) for i in range(len(x))])
